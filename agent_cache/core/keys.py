@@ -1,0 +1,134 @@
+"""Cache keys built by value, cheaply.
+
+The hot path never calls into this module for the common case: a call with positional,
+hashable arguments uses the ``args`` tuple itself as the key, so a hit costs one dict
+lookup. Only when that tuple is unhashable (a dict, list or set argument) or keyword
+arguments are present do we build a key here.
+
+Semantics (by value, like :func:`functools.lru_cache` with ``typed=False`` for numbers):
+
+- ``f(1)`` and ``f("1")`` are different keys; ``f(a=1, b=2)`` and ``f(b=2, a=1)`` are equal.
+- dicts, lists, sets and dataclass instances are frozen recursively into hashable tuples
+  tagged with their kind, so ``[1, 2]`` and ``(1, 2)`` stay distinct.
+- ``f(1, b=2)`` and ``f(1, 2)`` are different keys (Python cannot know they bind alike
+  without inspecting the signature, which would cost every call).
+
+:func:`stable_key` turns a key into a process-independent string for shared tiers
+(disk, Redis).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Any, Hashable
+
+
+class _KwMark:
+    """Separates positional from keyword parts inside a key tuple."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<kw>"
+
+    def __reduce__(self) -> str:
+        return "KW_MARK"
+
+
+KW_MARK = _KwMark()
+
+_DICT = "__dict__"
+_LIST = "__list__"
+_SET = "__set__"
+_DATACLASS = "__dataclass__"
+
+
+def freeze(value: Any) -> Hashable:
+    """Return a hashable stand-in for ``value`` that compares equal iff the values do."""
+    if isinstance(value, dict):
+        items = [(freeze(k), freeze(v)) for k, v in value.items()]
+        try:
+            items.sort()
+        except TypeError:  # keys of mixed, unorderable types
+            items.sort(key=repr)
+        return (_DICT, tuple(items))
+    if isinstance(value, (list, tuple)):
+        frozen = tuple(freeze(v) for v in value)
+        return (_LIST, frozen) if isinstance(value, list) else frozen
+    if isinstance(value, (set, frozenset)):
+        return (_SET, frozenset(freeze(v) for v in value))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = tuple((f.name, freeze(getattr(value, f.name))) for f in dataclasses.fields(value))
+        return (_DATACLASS, type(value).__qualname__, fields)
+    try:
+        hash(value)
+    except TypeError:
+        # An unhashable object we do not know: its type and repr are the best we have.
+        return ("__repr__", type(value).__qualname__, repr(value))
+    return value
+
+
+def make_key(args: tuple, kwargs: dict[str, Any] | None = None) -> Hashable:
+    """The cache key for a call with ``args`` and ``kwargs`` (arguments already skipped)."""
+    if kwargs:
+        key: tuple = args + (KW_MARK,) + tuple(sorted(kwargs.items()))
+    else:
+        key = args
+    try:
+        hash(key)
+    except TypeError:
+        return freeze(key)
+    return key
+
+
+def call_key(*args: Any, **kwargs: Any) -> Hashable:
+    """The key a cached tool stores for ``tool(*args, **kwargs)``.
+
+    Use it in an :class:`~agent_cache.AgentCacheInvalidator` ``key_fn`` to name the exact
+    read to drop::
+
+        @AgentCacheInvalidator(resource="cart", clear_all=False,
+                               key_fn=lambda args, kwargs: call_key(args[0]))
+        async def add_to_cart(user_id, item): ...
+    """
+    return make_key(args, kwargs)
+
+
+def _canonical(value: Any, out: list[str]) -> None:
+    if value is None or isinstance(value, bool):
+        out.append(repr(value))
+    elif isinstance(value, int):
+        out.append(f"i{value}")
+    elif isinstance(value, float):
+        # 1 == 1.0 in memory; keep shared tiers consistent with that.
+        out.append(f"i{int(value)}" if value.is_integer() else f"f{value!r}")
+    elif isinstance(value, str):
+        out.append(f"s{len(value)}:{value}")
+    elif isinstance(value, bytes):
+        out.append(f"b{len(value)}:{value.hex()}")
+    elif value is KW_MARK:
+        out.append("K")
+    elif isinstance(value, tuple):
+        out.append("(")
+        for v in value:
+            _canonical(v, out)
+            out.append(",")
+        out.append(")")
+    elif isinstance(value, frozenset):
+        parts = []
+        for v in value:
+            sub: list[str] = []
+            _canonical(v, sub)
+            parts.append("".join(sub))
+        out.append("{" + ",".join(sorted(parts)) + "}")
+    else:
+        out.append(f"o{type(value).__module__}.{type(value).__qualname__}:{value!r}")
+
+
+def stable_key(namespace: str, key: Hashable) -> str:
+    """A process-independent string for ``key`` under ``namespace`` (for disk and Redis)."""
+    out: list[str] = []
+    _canonical(freeze(key), out)
+    digest = hashlib.blake2b("".join(out).encode("utf-8", "surrogatepass"), digest_size=16)
+    return f"{namespace}\x1f{digest.hexdigest()}"
