@@ -195,11 +195,10 @@ class DiskBackend(BackendSupport):
         return None  # pragma: no cover - the loop returns or raises
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
-        conn.execute("PRAGMA journal_mode=WAL")  # reads the header: raises on a non-database
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]  # raises on a non-database
         problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
         if problem != "ok":
             raise _Corrupt(problem)
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if app_id == 0 and not conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
             with _transaction(conn):  # a new, empty file: make it ours
@@ -209,6 +208,7 @@ class DiskBackend(BackendSupport):
             raise _NotOurs(f"{self.path} is an SQLite database of another application")
         elif version > SCHEMA_VERSION:
             raise _NotOurs(f"{self.path} was written by a newer agent_cache (schema {version})")
+        conn.execute("PRAGMA journal_mode=WAL")  # only now: it rewrites the header of a foreign file
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across process crashes, fast
         conn.execute("DELETE FROM entries WHERE expires_at <= ?", (self._clock(),))
 
