@@ -111,7 +111,7 @@ class DiskBackend(BackendSupport):
 
     async def set(self, key: str, value: Any, ttl: float | None) -> None:
         _check_str("key", key)
-        if ttl is not None and ttl <= 0:  # already expired: storing it would only shadow nothing
+        if ttl is not None and ttl <= 0:  # already expired: store nothing, drop any older value
             await self.delete(key)
             return
         payload = self._encode_or_skip(value)  # on the loop: a snapshot of value as it is now
