@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections import Counter
 
 import pytest
@@ -18,6 +19,7 @@ from agent_cache import (
     call_key,
     get_metrics,
 )
+from agent_cache.agent.loops import LoopDetector
 
 runs: Counter = Counter()  # tool name -> how many times its body really ran
 
@@ -234,3 +236,49 @@ async def test_loop_detections_reach_the_global_metrics():
             except AgentLoopDetectedError:
                 pass
     assert get_metrics()["loop_detections"] == 3
+
+
+# -- the incremental detector agrees with the plain definition ----------------------------------
+
+
+def plain_definition(trace, max_repeats, max_depth, max_cycle):
+    """The seed's checks, written the obvious O(n) way: depth, then repeats, then the
+    shortest cycle of 2+ distinct tool names whose block repeats back to back."""
+    n = len(trace)
+    tool = trace[-1][0]
+    if n > max_depth:
+        return ("max_depth", f"Execution depth exceeded: {n} > {max_depth}")
+    count = trace.count(trace[-1])
+    if count > max_repeats:
+        return ("repeat", f"Tool '{tool}' called {count} times with same arguments (limit: {max_repeats})")
+    names = [t for t, _ in trace]
+    for length in range(2, min(n // 2, max_cycle) + 1):
+        block = names[-length:]
+        if block == names[-2 * length : -length] and len(set(block)) >= 2:
+            return ("cycle", f"Cycle detected: {' -> '.join(block)}")
+    return None
+
+
+def random_trace(rng: random.Random) -> list:
+    if rng.random() < 0.5:  # free-form calls over a small alphabet
+        tools = rng.choice(["AB", "ABC", "ABCD", "AAB"])
+        return [(rng.choice(tools), rng.randint(1, 3)) for _ in range(rng.randint(1, 50))]
+    block = [rng.choice("ABCDEFG") for _ in range(rng.randint(1, 12))]  # a block repeated, with noise
+    names: list[str] = []
+    while len(names) < 50:
+        names.extend(block if rng.random() < 0.8 else [rng.choice("ABCDEFG")])
+    return [(name, rng.randint(1, 2)) for name in names]
+
+
+def test_loop_detector_matches_the_plain_definition():
+    rng = random.Random(20261121)
+    for _ in range(600):
+        max_repeats, max_depth, max_cycle = rng.randint(1, 8), rng.randint(1, 70), rng.randint(2, 12)
+        detector = LoopDetector(max_repeats, max_depth, max_cycle)
+        trace = []
+        for call in random_trace(rng):
+            trace.append(call)
+            found = detector.observe(*call)
+            assert (tuple(found) if found else None) == plain_definition(
+                trace, max_repeats, max_depth, max_cycle
+            ), (trace, max_repeats, max_depth, max_cycle)
