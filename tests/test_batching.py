@@ -181,3 +181,25 @@ async def test_ttl_applies_to_batched_values(clock):
     await guarded(cache.get(2, batch_loader=fn, ttl=5))
     clock.advance(5)
     assert 1 in cache and 2 not in cache
+
+
+@pytest.mark.parametrize("invalidate", ["delete", "clear", "set"])
+async def test_a_key_invalidated_and_requested_again_inside_the_window_does_not_hang(invalidate):
+    """The first caller's pending entry must not be silently replaced by the second's."""
+    cache = AsyncCache(batch_window_ms=60_000, max_batch_size=2)
+    fn = BatchFn()
+    first = asyncio.create_task(cache.get(1, batch_loader=fn))
+    await settle()
+    if invalidate == "delete":
+        await cache.delete(1)
+    elif invalidate == "clear":
+        cache.clear()
+    else:
+        await cache.set(1, "set")
+        await cache.delete(1)
+    second = asyncio.create_task(cache.get(1, batch_loader=fn))
+    await settle()
+    other = asyncio.create_task(cache.get(2, batch_loader=fn))  # fills the batch
+    assert await guarded(asyncio.gather(first, second, other)) == [10, 10, 20]
+    assert fn.batches == [[1, 2]]
+    assert not cache._flights
