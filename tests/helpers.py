@@ -63,3 +63,23 @@ async def allocated_growth(action: Callable[[], Awaitable[None]]) -> int:
     finally:
         tracemalloc.stop()
     return after - before
+
+
+def counted(result: Callable[..., Any] = lambda run, *args, **kwargs: run, *, hang_first: bool = False):
+    """An ``async def`` body for a decorator under test that counts its runs in ``.runs``.
+
+    It returns ``result(run_number, *args, **kwargs)`` (which may raise). With
+    ``hang_first``, the first run sets ``.started`` and then never finishes, so a test
+    can cancel it.
+    """
+
+    async def body(*args: Any, **kwargs: Any) -> Any:
+        body.runs += 1
+        if hang_first and body.runs == 1:
+            body.started.set()
+            await asyncio.Event().wait()
+        return result(body.runs, *args, **kwargs)
+
+    body.runs = 0
+    body.started = asyncio.Event()
+    return body

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import Gate, guarded, settle
+from helpers import Gate, counted, guarded, settle
 
 from agent_cache import AgentCache, AgentCacheSession, AsyncCache, AsyncLRU
 
@@ -121,45 +121,25 @@ async def test_timeout_of_the_leader_does_not_time_out_the_waiters():
 
 
 async def test_decorated_function_survives_a_cancelled_leader():
-    started = asyncio.Event()
-    calls = 0
-
-    @AsyncLRU()
-    async def fetch(x):
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            started.set()
-            await asyncio.Event().wait()
-        return x * 10
-
+    body = counted(lambda run, x: x * 10, hang_first=True)
+    fetch = AsyncLRU()(body)
     leader = asyncio.create_task(fetch(4))
-    await guarded(started.wait())
+    await guarded(body.started.wait())
     waiters = [asyncio.create_task(fetch(4)) for _ in range(3)]
     await settle()
     leader.cancel()
     assert await guarded(asyncio.gather(*waiters)) == [40, 40, 40]
-    assert calls == 2
+    assert body.runs == 2
     assert not fetch.cache._flights
 
 
 @pytest.mark.parametrize("scope", ["global", "session"])
 async def test_agent_tool_survives_a_cancelled_leader(scope):
-    started = asyncio.Event()
-    calls = 0
-
-    @AgentCache(resource="ticket", scope=scope)
-    async def get_ticket(ticket_id):
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            started.set()
-            await asyncio.Event().wait()
-        return {"id": ticket_id, "load": calls}
-
+    body = counted(lambda run, ticket_id: {"id": ticket_id, "load": run}, hang_first=True)
+    get_ticket = AgentCache(resource="ticket", scope=scope)(body)
     async with AgentCacheSession(loop_detection=False) as session:
         leader = asyncio.create_task(get_ticket("T-1"))
-        await guarded(started.wait())
+        await guarded(body.started.wait())
         waiters = [asyncio.create_task(get_ticket("T-1")) for _ in range(3)]
         await settle()
         leader.cancel()

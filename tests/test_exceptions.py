@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import Gate, allocated_growth, guarded
+from helpers import Gate, allocated_growth, counted, guarded
 
 from agent_cache import AgentCache, AgentCacheSession, AsyncCache, AsyncLRU
 
@@ -67,42 +67,32 @@ async def test_sync_loader_exception_is_not_cached():
     assert not cache._flights and len(cache) == 0
 
 
+def fail_first(run, x):
+    if run == 1:
+        raise Boom("transient")
+    return x
+
+
 async def test_decorated_function_exception_is_not_cached():
-    calls = 0
-
-    @AsyncLRU()
-    async def flaky(x):
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            raise Boom("transient")
-        return x
-
+    body = counted(fail_first)
+    flaky = AsyncLRU()(body)
     with pytest.raises(Boom):
         await flaky(1)
     assert await flaky(1) == 1
     assert await flaky(1) == 1
-    assert calls == 2
+    assert body.runs == 2
 
 
 @pytest.mark.parametrize("scope", ["global", "session"])
 async def test_agent_tool_exception_is_not_cached(scope):
-    calls = 0
-
-    @AgentCache(resource="search", scope=scope)
-    async def search(query):
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            raise Boom("rate limited")
-        return [query]
-
+    body = counted(fail_first)
+    search = AgentCache(resource="search", scope=scope)(body)
     async with AgentCacheSession(loop_detection=False):
         with pytest.raises(Boom):
             await search("q")
-        assert await search("q") == ["q"]
-        assert await search("q") == ["q"]
-    assert calls == 2
+        assert await search("q") == "q"
+        assert await search("q") == "q"
+    assert body.runs == 2
 
 
 async def test_two_hundred_failing_calls_leave_memory_flat():

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import Gate, guarded, settle
+from helpers import Gate, counted, guarded, settle
 
 from agent_cache import (
     AgentCache,
@@ -199,13 +199,7 @@ async def test_key_fn_drops_only_the_named_entry():
 
 
 async def test_key_fn_that_raises_clears_the_whole_resource(caplog):
-    calls = 0
-
-    @AgentCache(resource="orders")
-    async def get_order(order_id):
-        nonlocal calls
-        calls += 1
-        return calls
+    get_order = AgentCache(resource="orders")(counted())
 
     def broken_key_fn(args, kwargs):
         raise KeyError("no such argument")
@@ -221,13 +215,7 @@ async def test_key_fn_that_raises_clears_the_whole_resource(caplog):
 
 
 async def test_session_invalidation_leaves_other_sessions_alone():
-    loads = 0
-
-    @AgentCache(resource="notes", scope="session")
-    async def get_notes(owner):
-        nonlocal loads
-        loads += 1
-        return loads
+    get_notes = AgentCache(resource="notes", scope="session")(counted())
 
     @AgentCacheInvalidator(resource="notes", scope="session")
     async def edit_notes(owner):

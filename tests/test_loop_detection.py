@@ -9,7 +9,7 @@ import random
 from collections import Counter
 
 import pytest
-from helpers import guarded
+from helpers import counted, guarded
 
 from agent_cache import (
     AgentCache,
@@ -174,18 +174,12 @@ async def test_short_circuit_returns_none_when_nothing_is_cached():
 
 
 async def test_short_circuit_on_a_session_scoped_tool():
-    session_runs = 0
-
-    @AgentCache(resource="scratch", scope="session")
-    async def scratch(key):
-        nonlocal session_runs
-        session_runs += 1
-        return key * 2
-
+    body = counted(lambda run, key: key * 2)
+    scratch = AgentCache(resource="scratch", scope="session")(body)
     async with AgentCacheSession(max_tool_repeats=1, on_loop="short_circuit"):
         assert await scratch(3) == 6
         assert await scratch(3) == 6
-    assert session_runs == 1
+    assert body.runs == 1
 
 
 async def test_execution_trace_records_every_call_in_order():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import Gate, guarded
+from helpers import Gate, counted, guarded
 
 import agent_cache
 from agent_cache import (
@@ -118,14 +118,8 @@ async def test_global_metrics_aggregate_sessions_and_calls_outside_them():
 
 
 async def test_reset_global_state_empties_global_caches_and_zeroes_metrics():
-    runs = 0
-
-    @AgentCache(resource="profile")
-    async def get_profile(user):
-        nonlocal runs
-        runs += 1
-        return user
-
+    body = counted(lambda run, user: user)
+    get_profile = AgentCache(resource="profile")(body)
     await get_profile("u")
     await get_profile("u")
     async with AgentCacheSession(max_tool_repeats=1, on_loop="warn"):
@@ -137,7 +131,7 @@ async def test_reset_global_state_empties_global_caches_and_zeroes_metrics():
     assert get_profile.get_metrics()["hits"] == 0
     assert len(get_profile.cache) == 0
     await get_profile("u")
-    assert runs == 2  # the cached value was dropped
+    assert body.runs == 2  # the cached value was dropped
 
 
 @pytest.mark.parametrize("round_", [1, 2])

@@ -13,7 +13,7 @@ import uuid
 import weakref
 
 import pytest
-from helpers import Gate, allocated_growth, guarded, settle
+from helpers import Gate, allocated_growth, counted, guarded, settle
 
 from agent_cache import AgentCache, AgentCacheSession, get_current_session
 from agent_cache.agent.registry import registry
@@ -45,17 +45,11 @@ async def test_session_entries_are_hits_inside_and_gone_after_exit():
 
 
 async def test_session_scope_outside_a_session_runs_uncached():
-    runs = 0
-
-    @AgentCache(resource="ticket", scope="session")
-    async def get_ticket(ticket_id):
-        nonlocal runs
-        runs += 1
-        return ticket_id
-
+    body = counted(lambda run, ticket_id: ticket_id)
+    get_ticket = AgentCache(resource="ticket", scope="session")(body)
     assert await get_ticket("T-1") == "T-1"
     assert await get_ticket("T-1") == "T-1"
-    assert runs == 2
+    assert body.runs == 2
     assert get_ticket.get_metrics()["hits"] == 0
 
 
