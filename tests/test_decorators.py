@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from helpers import Gate, guarded
 
-from agent_cache import AsyncLRU, AsyncTTL
+from agent_cache import AgentCache, AgentCacheInvalidator, AsyncLRU, AsyncTTL
 
 
 def counting(decorator):
@@ -152,3 +152,30 @@ async def test_each_decorated_function_has_its_own_cache():
     await second(1)
     assert first.runs == [1] and second.runs == [1]
     assert first.cache is not second.cache
+
+
+class Shop:
+    """An agent toolset as a class: the client instance is not part of the key."""
+
+    def __init__(self) -> None:
+        self.fetches = 0
+
+    @AgentCache(resource="shop-cart", skip_args=1)
+    async def get_cart(self, user_id):
+        self.fetches += 1
+        return [user_id]
+
+    @AgentCacheInvalidator(resource="shop-cart")
+    async def add(self, user_id, item):
+        return item
+
+
+async def test_agent_tool_on_a_method_with_skip_args():
+    shop, other = Shop(), Shop()
+    assert await shop.get_cart("u1") == ["u1"]
+    assert await other.get_cart("u1") == ["u1"]  # same key: self is skipped
+    assert (shop.fetches, other.fetches) == (1, 0)
+    assert Shop.get_cart.tool_name == "Shop.get_cart"
+    await shop.add("u1", "pen")
+    await other.get_cart("u1")
+    assert other.fetches == 1
