@@ -81,7 +81,12 @@ class LoopDetector:
     def _track_cycles(self, tool: str, n: int) -> list[str] | None:
         window = self.max_cycle
         names = self.names
-        self.same_run = self.same_run + 1 if n and names[n - 1] == tool else 1
+        if n and names[n - 1] == tool:
+            self.same_run += 1
+        else:
+            if self.same_run > window:
+                self._close_streak(names[n - 1], n)
+            self.same_run = 1
         if self.same_run > window:
             # A block of <= window calls ending inside such a streak is all one tool: it
             # can't be a cycle, and the streak's start can't match the tool after it.
@@ -111,3 +116,14 @@ class LoopDetector:
         kept.append(n)
         self.recent[tool] = kept
         return names[n - found + 1 : n + 1] if found else None
+
+    def _close_streak(self, tool: str, end: int) -> None:
+        """A one-tool streak longer than the window ended at ``end - 1``. Its tail skipped
+        the cycle bookkeeping; write down what that bookkeeping would hold now, so a cycle
+        that starts inside the streak's tail (``A A A … B A B``) is still found."""
+        window = self.max_cycle
+        start = end - self.same_run
+        self.recent[tool] = list(range(end - window, end))
+        for distance in range(2, window + 1):
+            self.last_match[distance] = end - 1
+            self.run_start[distance] = start + distance
