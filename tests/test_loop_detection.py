@@ -113,6 +113,14 @@ async def test_cycles_of_two_or_more_tools_raise(calls, message):
     assert info.value.kind == "cycle"
 
 
+async def test_a_cycle_right_after_a_long_one_tool_streak_is_found():
+    """Eleven distinct searches (longer than the cycle window), then an oscillation."""
+    async with AgentCacheSession(max_tool_repeats=100, max_execution_depth=100):
+        await call_all([(search, i) for i in range(11)] + [(summarize, 1), (search, 1)])
+        with pytest.raises(AgentLoopDetectedError, match="Cycle detected: search -> summarize"):
+            await summarize(1)
+
+
 @pytest.mark.parametrize(
     "calls",
     [
@@ -254,7 +262,13 @@ def plain_definition(trace, max_repeats, max_depth, max_cycle):
 
 
 def random_trace(rng: random.Random) -> list:
-    if rng.random() < 0.5:  # free-form calls over a small alphabet
+    shape = rng.random()
+    if shape < 0.25:  # runs of one tool, some longer than the cycle window
+        names = []
+        while len(names) < 50:
+            names.extend(rng.choice("ABC") * rng.choice([1, 1, 2, 3, rng.randint(1, 25)]))
+        return [(name, i) for i, name in enumerate(names)]
+    if shape < 0.6:  # free-form calls over a small alphabet
         tools = rng.choice(["AB", "ABC", "ABCD", "AAB"])
         return [(rng.choice(tools), rng.randint(1, 3)) for _ in range(rng.randint(1, 50))]
     block = [rng.choice("ABCDEFG") for _ in range(rng.randint(1, 12))]  # a block repeated, with noise
@@ -272,7 +286,7 @@ def test_loop_detector_matches_the_plain_definition():
         trace = []
         for call in random_trace(rng):
             trace.append(call)
-            found = detector.observe(*call)
+            found = detector.observe(call[0], call)
             assert (tuple(found) if found else None) == plain_definition(
                 trace, max_repeats, max_depth, max_cycle
             ), (trace, max_repeats, max_depth, max_cycle)
