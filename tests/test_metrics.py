@@ -146,3 +146,17 @@ async def test_each_test_starts_from_a_clean_slate(round_):
     await tool()
     await tool()
     assert get_metrics()["hits"] == 1
+
+
+@pytest.mark.parametrize("how", ["loader", "batch_loader", "no-loader"])
+async def test_an_expired_entry_counts_as_an_expired_eviction(clock, how):
+    cache = AsyncCache(default_ttl=1)
+    await cache.get("k", loader=lambda: 1)
+    clock.advance(1)
+    if how == "loader":
+        assert await cache.get("k", loader=lambda: 2) == 2
+    elif how == "batch_loader":
+        assert await guarded(cache.get("k", batch_loader=lambda keys: [2])) == 2
+    else:
+        assert await cache.get("k") is None
+    assert cache.get_metrics()["evictions_by_reason"]["expired"] == 1
