@@ -190,3 +190,12 @@ def test_stable_key_is_the_same_in_another_process():
     assert here == there
     assert keys.stable_key("ns", (1,)) != keys.stable_key("ns", ("1",))
     assert keys.stable_key("ns", (1,)) != keys.stable_key("other", (1,))
+
+
+def test_a_tuple_that_looks_like_a_frozen_dict_is_a_different_key():
+    from agent_cache.core.keys import make_key, stable_key
+
+    as_dict = make_key(({"a": 1},))
+    look_alike = make_key((("__dict__", (("a", 1),)),))
+    assert as_dict != look_alike
+    assert stable_key("ns", as_dict) != stable_key("ns", look_alike)
