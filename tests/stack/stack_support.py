@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import promql_parser
 import pytest
 import yaml
+
+from agent_cache.telemetry import names
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -71,6 +74,55 @@ def load_yaml(path: Path) -> Any:
 def unescape_provisioning(value: str) -> str:
     """Undo Grafana's provisioning escape: a literal `$` is written `$$` in those files."""
     return value.replace("$$", "$")
+
+
+# --- names agent_cache emits, as Prometheus shows them ---------------------------------
+
+def prometheus_name(otel_name: str) -> str:
+    return otel_name.replace(".", "_")
+
+
+KNOWN_METRICS = {
+    names.PROM_REQUESTS,
+    names.PROM_INVALIDATIONS,
+    names.PROM_LOOP_DETECTIONS,
+    names.PROM_EVICTIONS,
+    names.PROM_ENTRY_COUNT,
+    names.PROM_SESSION_ACTIVE,
+} | {
+    f"{histogram}_{suffix}"
+    for histogram in (names.PROM_LOAD_DURATION, names.PROM_BATCH_SIZE, names.PROM_TOOL_DURATION)
+    for suffix in ("bucket", "sum", "count")
+}
+KNOWN_LABELS = {
+    prometheus_name(key)
+    for key in (
+        names.ATTR_RESOURCE,
+        names.ATTR_SCOPE,
+        names.ATTR_RESULT,
+        names.ATTR_EVICTION_REASON,
+        names.ATTR_LOOP_KIND,
+        names.ATTR_LOOP_ACTION,
+        names.GEN_AI_TOOL_NAME,
+        names.ERROR_TYPE,
+    )
+} | {"le"}
+
+
+def selectors_and_labels(promql: str) -> tuple[set[str], set[str]]:
+    """Metric names and label names an expression refers to."""
+    metrics: set[str] = set()
+    labels: set[str] = set()
+
+    def visit(node: object) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            metrics.add(node.name)
+            labels.update(m.name for m in node.matchers.matchers if m.name != "__name__")
+        elif isinstance(node, promql_parser.AggregateExpr) and node.modifier is not None:
+            labels.update(node.modifier.labels)
+
+    promql_parser.walk(promql_parser.parse(promql), visit)
+    return metrics, labels
 
 
 # --- dashboards ----------------------------------------------------------------------------
