@@ -11,6 +11,7 @@ from stack_support import (
     KNOWN_LABELS,
     KNOWN_METRICS,
     DATASOURCES_FILE,
+    dashboards,
     grafana_rule_promql,
     grafana_rules,
     iter_panels,
