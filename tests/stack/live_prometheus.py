@@ -7,7 +7,9 @@ the scrape target (a local process instead of the compose collector) and the int
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import subprocess
 import sys
 import time
@@ -15,7 +17,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 import yaml
 
@@ -62,15 +64,19 @@ def stop(process: subprocess.Popen) -> None:
 
 
 class Workload:
-    """tests/stack/workload.py in its own process, serving /metrics on a free port."""
+    """A process serving agent_cache metrics on a free loopback port.
 
-    def __init__(self, profile: str, log_dir: Path) -> None:
-        self.profile = profile
+    ``argv`` is the command with ``{port}`` where the port goes: tests/stack/workload.py
+    (see :func:`fixture_workload`) or the demo (see :func:`demo_workload`).
+    """
+
+    def __init__(self, name: str, argv: list[str], log_dir: Path) -> None:
+        self.name = name
         self.port = free_port()
-        self.log = log_dir / f"workload-{profile}.log"
+        self.log = log_dir / f"workload-{name}.log"
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, str(WORKLOAD_SCRIPT), "--port", str(self.port), "--profile", profile],
+                [part.replace("{port}", str(self.port)) for part in argv],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=REPO,
@@ -83,14 +89,34 @@ class Workload:
     def wait_ready(self) -> None:
         def serving() -> bool:
             if self.process.poll() is not None:
-                raise RuntimeError(f"workload {self.profile} exited:\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(f"workload {self.name} exited:\n{self.log.read_text()[-3000:]}")
             body = http_get(self.metrics_url)
             return body is not None and b"agent_cache_requests_total" in body
 
-        wait_for(f"workload {self.profile} metrics", serving)
+        wait_for(f"workload {self.name} metrics", serving, timeout=60)
+
+    def wait_for_output(self, marker: str, timeout: float = 60.0) -> None:
+        """Wait until the process has printed ``marker`` (e.g. the demo's end-of-run line)."""
+        wait_for(f"{self.name} to print {marker!r}", lambda: marker in self.log.read_text(errors="replace"), timeout)
 
     def stop(self) -> None:
         stop(self.process)
+
+
+def fixture_workload(profile: str, log_dir: Path) -> Workload:
+    """tests/stack/workload.py with a profile (``healthy`` / ``faulty``), running until stopped."""
+    return Workload(profile, [sys.executable, str(WORKLOAD_SCRIPT), "--port", "{port}", "--profile", profile], log_dir)
+
+
+def demo_workload(name: str, log_dir: Path, *options: str) -> Workload:
+    """``python -m agent_cache.demo --short`` serving metrics, held open after its run.
+
+    The short preset's 80 sessions finish in about a second, before Prometheus has scraped
+    twice; rate() needs growth between scrapes, so sessions keep starting for 8 s.
+    """
+    argv = [sys.executable, "-m", "agent_cache.demo", "--short", "--sessions", "3000", "--duration", "8",
+            "--prometheus-port", "{port}", "--hold-seconds", "120", *options]
+    return Workload(name, argv, log_dir)
 
 
 def live_config(target_port: int) -> dict[str, Any]:
@@ -170,3 +196,73 @@ class PrometheusServer:
     def stop(self) -> None:
         stop(self.process)
 
+
+
+MATURE = "max(count_over_time(agent_cache_requests_total[1m])) >= 4"
+"""The target has been scraped at least four times: rate() over the tests' windows works."""
+SETTLED = "min(count_over_time(agent_cache_requests_total[1m])) >= 4"
+"""Every series has four samples: safe to say that something did *not* happen."""
+
+
+@contextlib.contextmanager
+def running_stacks(
+    workloads: dict[str, Callable[[], Workload]], root: Path
+) -> Iterator[dict[str, tuple[Workload, PrometheusServer]]]:
+    """Start each workload and a Prometheus scraping it; yield the servers once every target
+    is up and scraped a few times; stop everything (ours only) on the way out.
+
+    All are started before any is waited on, so their start-up times overlap.
+    """
+    started: dict[str, Workload] = {}
+    servers: dict[str, PrometheusServer] = {}
+    try:
+        for name, start in workloads.items():
+            started[name] = start()
+        for name, workload in started.items():
+            workload.wait_ready()
+            servers[name] = PrometheusServer(root / name, workload.port)
+        for server in servers.values():
+            server.wait_ready()
+        for name, server in servers.items():
+            wait_for(f"{name} target up", lambda: server.target_health() == "up")
+            wait_for(f"{name} scraped a few times", lambda: server.query(MATURE))
+        yield {name: (started[name], servers[name]) for name in servers}
+    finally:
+        for server in servers.values():
+            server.stop()
+        for workload in started.values():
+            workload.stop()
+
+
+# --- reading results ---------------------------------------------------------------------------
+
+def finite_values(result: list[dict[str, Any]]) -> list[float]:
+    """The sample values of an instant vector that are real numbers (not NaN / ±Inf)."""
+    return [float(item["value"][1]) for item in result if math.isfinite(float(item["value"][1]))]
+
+
+def summarize(result: list[dict[str, Any]]) -> dict[str, Any]:
+    """A compact record of what a query returned, for the live report."""
+    values = finite_values(result)
+    first = result[0] if result else None
+    example = None
+    if first is not None:
+        labels = {k: v for k, v in first["metric"].items() if not k.startswith("otel_scope")}
+        example = {"labels": labels, "value": first["value"][1]}
+    return {
+        "series": len(result),
+        "finite": len(values),
+        "min": min(values) if values else None,
+        "max": max(values) if values else None,
+        "example": example,
+    }
+
+
+def query_with_data(server: PrometheusServer, promql: str, what: str, timeout: float = 20) -> list[dict[str, Any]]:
+    """Poll until ``promql`` returns at least one finite value (a few scrapes at most)."""
+
+    def probe() -> list[dict[str, Any]] | None:
+        result = server.query(promql)
+        return result if finite_values(result) else None
+
+    return wait_for(what, probe, timeout=timeout)
