@@ -18,6 +18,7 @@ from stack_support import (
     COLLECTOR_FILE,
     COMPOSE_FILE,
     DATASOURCES_FILE,
+    DEMO_AVAILABLE,
     PROMETHEUS_FILE,
     REPO,
     load_yaml,
@@ -112,3 +113,11 @@ def test_grafana_is_anonymous_viewer(compose: dict) -> None:
     env = compose["services"]["grafana"]["environment"]
     assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "true"
     assert env["GF_AUTH_ANONYMOUS_ORG_ROLE"] == "Viewer"
+
+
+@pytest.mark.skipif(not DEMO_AVAILABLE, reason="agent_cache.demo is not on this branch yet")
+def test_demo_command_options_are_accepted_by_the_demo(compose: dict) -> None:
+    from agent_cache.demo import options
+
+    config, _ = options.parse(compose["services"]["demo"]["command"][3:])  # exits 2 when rejected
+    assert config.duration_s >= 60
