@@ -136,7 +136,7 @@ class AsyncCache:
             key = freeze(key)
             entry = self._data.get(key)
         if entry is not None and entry[1] > _monotonic():
-            self._data.move_to_end(key)
+            entry[2] = True
             self._stats.hits += 1
             return entry[0]
         if ttl is not None:
