@@ -31,6 +31,7 @@ loader that started before an invalidation can then not store its (possibly stal
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import math
 import os
@@ -55,6 +56,7 @@ from .backplane import (
     describe_error,
     encode_message,
 )
+from .redis_tier import L1Registry, l1_summary, namespace_of
 
 try:  # the shared codec module; a private stand-in until it is merged
     from .codec import JsonCodec
@@ -144,6 +146,8 @@ class RedisBackend:
     ``SignedPickleCodec(key)`` for arbitrary picklable values. ``op_timeout``: bound of one
     round trip, in seconds. ``lock_ttl``: lifetime of a single-flight lock, i.e. how long
     other processes wait for a loader before loading themselves.
+    ``publish_invalidations``: announce every ``set`` / ``delete`` / ``clear`` on the
+    backplane so other replicas drop their L1 copies (after the Redis write).
     """
 
     def __init__(
@@ -159,6 +163,7 @@ class RedisBackend:
         reset_timeout: float = 1.0,
         health_interval: float = 1.0,
         max_pending_invalidations: int = 1024,
+        publish_invalidations: bool = True,
     ) -> None:
         self.url = url
         self.namespace = namespace
@@ -185,7 +190,10 @@ class RedisBackend:
         self.breaker = _breaker.CircuitBreaker(failure_threshold, reset_timeout)
         self.stats = RedisStats()
         self._health_interval = health_interval
+        self.publish_invalidations = publish_invalidations
         self._backplane: Backplane | None = None
+        self._listeners: list[InvalidationCallback] = []
+        self._l1 = L1Registry()
         self._pending: dict[tuple[str, str, str | None], None] = {}  # ordered set
         self._max_pending = max_pending_invalidations
         self._flush_task: asyncio.Task[None] | None = None
@@ -211,6 +219,8 @@ class RedisBackend:
         **kwargs: Any,
     ) -> T | Any:
         """Run one Redis round trip under the breaker and a timeout; ``_FAILED`` on outage."""
+        if self._backplane is None and len(self._l1) and not self._closed:
+            self._start_backplane()  # first use inside an event loop of an attached cache
         if self._closed or not self.breaker.allow():
             self.stats.short_circuits += 1
             return _FAILED
@@ -304,20 +314,33 @@ class RedisBackend:
         result = await self._call("set", self._client.set, self._rkey(key), payload, px=px)
         if result is not _FAILED:
             self.stats.writes += 1
+        # Other replicas' L1 copies of this key are now outdated.
+        await self._announce(KIND_DELETE, namespace_of(key), key, result is not _FAILED)
 
     async def delete(self, key: str) -> None:
         """Remove ``key`` and its load lock (which fences a load in flight elsewhere)."""
         result = await self._call("delete", self._client.unlink, self._rkey(key), self._lock_key(key))
         if result is not _FAILED:
             self.stats.deletes += 1
+        await self._announce(KIND_DELETE, namespace_of(key), key, result is not _FAILED)
 
     async def clear(self, namespace: str) -> int:
         """Remove every key (and load lock) of ``namespace``; ``-1`` if Redis was away."""
         result = await self._call("clear", self._clear, namespace, timeout=self.clear_timeout)
+        await self._announce(KIND_CLEAR, namespace, None, result is not _FAILED)
         if result is _FAILED:
             return -1
         self.stats.cleared_keys += result
         return result
+
+    async def _announce(self, kind: str, namespace: str, key: str | None, written: bool) -> None:
+        """Publish an invalidation whose Redis write succeeded; queue it for replay if not."""
+        if not self.publish_invalidations:
+            return
+        if written:
+            await self.publish_invalidation(kind, namespace, key)
+        else:
+            self._queue_pending(kind, namespace, key)
 
     async def _clear(self, namespace: str) -> int:
         pattern = f"{_glob_escape(self._prefix + namespace)}\x1f*"
@@ -346,27 +369,58 @@ class RedisBackend:
             pass
 
     # -- backplane --------------------------------------------------------------------------
-    async def subscribe(self, callback: InvalidationCallback, *, wait: float | None = None) -> bool:
+    async def subscribe(
+        self, callback: InvalidationCallback | None = None, *, wait: float | None = None
+    ) -> bool:
         """Deliver other replicas' invalidations to ``callback(kind, namespace, key)``.
 
         ``kind`` is ``"clear"`` (``key`` is ``None``), ``"delete"`` (``key`` is the cache
         key), or ``"reset"`` (sent locally each time the subscription is established: drop
-        the whole L1, it may have missed messages). Returns whether the subscription was
-        confirmed within ``wait`` seconds (default ``4 * op_timeout``); either way it keeps
-        (re)connecting in the background, and :meth:`l1_trusted` says when it is healthy.
+        the whole L1, it may have missed messages). Attached caches are kept coherent
+        without a callback. Returns whether the subscription was confirmed within ``wait``
+        seconds (default ``4 * op_timeout``); either way it keeps (re)connecting in the
+        background, and :meth:`l1_trusted` says when it is healthy.
         """
+        if callback is not None:
+            self._listeners.append(callback)
+        backplane = self._start_backplane()
+        return await backplane.wait_connected(4 * self.op_timeout if wait is None else wait)
+
+    def attach_cache(self, cache: Any) -> None:
+        """Called by ``AsyncCache(backend=self)``: keep that L1 coherent across processes.
+        The subscription starts at the cache's first use inside an event loop."""
+        self._l1.attach(cache)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # decorated at import time: start later, in _call
+        self._start_backplane()
+
+    def _start_backplane(self) -> Backplane:
         if self._backplane is None:
             self._backplane = Backplane(
                 self._client, self.channel, self.sender_id,
                 health_interval=self._health_interval, op_timeout=self.op_timeout,
                 on_health=self._on_subscription_health,
             )
-        self.subscription_healthy = False
-        self._backplane.start(callback)
-        return await self._backplane.wait_connected(4 * self.op_timeout if wait is None else wait)
+            self._on_subscription_health(False)
+            self._backplane.start(self._dispatch)
+        return self._backplane
+
+    async def _dispatch(self, kind: str, namespace: str, key: str | None) -> None:
+        self._l1.on_event(kind, namespace, key)
+        for listener in list(self._listeners):
+            result = listener(kind, namespace, key)
+            if inspect.isawaitable(result):
+                await result
 
     def _on_subscription_health(self, connected: bool) -> None:
-        self.subscription_healthy = connected or self._closed
+        healthy = connected or self._closed
+        self.subscription_healthy = healthy
+        if healthy:
+            self._l1.resume()
+        else:
+            self._l1.suspend()
 
     def l1_trusted(self) -> bool:
         """May the cache serve an L1 hit? ``False`` while the subscription is down."""
@@ -393,18 +447,16 @@ class RedisBackend:
         return True
 
     async def invalidate(self, kind: str, namespace: str, key: str | None = None) -> bool:
-        """Delete in Redis (``clear`` a namespace or ``delete`` one key), then publish."""
+        """Delete in Redis (``clear`` a namespace or ``delete`` one key), then publish.
+        ``False`` when Redis was away (the invalidation is then queued for replay)."""
+        before = self.stats.publish_failures
         if kind == KIND_CLEAR:
-            ok = await self.clear(namespace) >= 0
+            await self.clear(namespace)
         elif kind == KIND_DELETE and key is not None:
             await self.delete(key)
-            ok = self.breaker.state == _breaker.CLOSED
         else:
             raise ValueError(f"cannot invalidate kind={kind!r} key={key!r}")
-        if not ok:
-            self._queue_pending(kind, namespace, key)
-            return False
-        return await self.publish_invalidation(kind, namespace, key)
+        return self.stats.publish_failures == before
 
     async def sync_backplane(self, timeout: float = 1.0) -> bool:
         """Wait until every invalidation published before this call has reached us.
@@ -525,6 +577,41 @@ class RedisBackend:
         self.stats.lock_waits_abandoned += 1
         return MISSING
 
+    async def load_through(
+        self, key: str, load: Callable[[], Awaitable[T]], ttl: float | None
+    ) -> tuple[T, bool]:
+        """Read ``key``; on a miss run ``load`` once across every process sharing Redis.
+
+        Called by ``AsyncCache`` on an L1 miss (after its in-process single-flight). Returns
+        ``(value, from_tier)``: ``from_tier`` is ``True`` when the value came from Redis
+        (stored earlier, or loaded meanwhile by the process holding the lock). Exceptions of
+        ``load`` propagate (after the lock is released, so waiters elsewhere do not wait
+        for its expiry); Redis failures never do: the value is then loaded locally.
+        """
+        value = await self.get(key)
+        if value is not MISSING:
+            return value, True
+        for _ in range(3):  # a holder that dies or is fenced hands the lock on
+            token = await self.acquire_load_lock(key)
+            if token is None:
+                value = await self.wait_for_value(key)
+                if value is not MISSING:
+                    return value, True
+                continue
+            try:
+                if not token.startswith(_LOCAL_TOKEN_PREFIX):
+                    value = await self.get(key)  # filled between our miss and our lock
+                    if value is not MISSING:
+                        await self.release_load_lock(key, token)
+                        return value, True
+                value = await load()
+            except BaseException:
+                await self.release_load_lock(key, token)
+                raise
+            await self.store_and_release(key, value, ttl, token)
+            return value, False
+        return await load(), False
+
     # -- introspection ----------------------------------------------------------------------
     def get_metrics(self) -> dict[str, Any]:
         """Counters, breaker state and backplane health, as a plain dict."""
@@ -538,6 +625,7 @@ class RedisBackend:
         metrics["backplane_dropped"] = bp.dropped if bp else 0
         metrics["backplane_resubscribes"] = bp.resubscribes if bp else 0
         metrics["backplane_drops"] = bp.drops if bp else 0
+        metrics.update(l1_summary(self._l1))
         return metrics
 
 

@@ -101,6 +101,9 @@ class AsyncCache:
         self.name = name or "AsyncCache"
         self.namespace = namespace or self.name
         self.backend = backend
+        attach = getattr(backend, "attach_cache", None)
+        if attach is not None:  # a shared tier drops this L1's entries on other processes' writes
+            attach(self)
         if stats is None:
             stats = CacheStats(self.name, scope)
             tel.track(stats, self)
@@ -216,11 +219,11 @@ class AsyncCache:
         try:
             tracer = tel.active_tracer()
             if tracer is None:
-                value = await self._fetch(key, loader)
+                value, tier_done = await self._fetch(key, loader, ttl)
             else:
                 with spans.current_span(tracer, self._load_span_name, self._load_attrs) as span:
                     flight.span_context = span.get_span_context()
-                    value = await self._fetch(key, loader)
+                    value, tier_done = await self._fetch(key, loader, ttl)
         except BaseException as exc:
             if self._flights.get(key) is flight:
                 del self._flights[key]
@@ -235,17 +238,35 @@ class AsyncCache:
         if stored:
             self._store.put(key, value, self._expiry(ttl))
         flight.resolve(value)
-        if stored and self.backend is not None and value is not MISSING:
+        if stored and not tier_done and value is not MISSING:
             await self._backend_set(key, value, ttl)
         return value
 
-    async def _fetch(self, key: Hashable, loader: Loader) -> Any:
-        """Second tier first, then the loader; time the loader for the histogram."""
-        if self.backend is not None:
+    async def _fetch(self, key: Hashable, loader: Loader, ttl: float | None) -> tuple[Any, bool]:
+        """Second tier first, then the loader; ``(value, nothing left to write to the tier)``.
+
+        A backend with ``load_through(skey, load, ttl) -> (value, from_tier)`` (the Redis
+        tier) reads itself, runs ``load`` once across processes and stores the result.
+        """
+        backend = self.backend
+        if backend is not None:
+            load_through = getattr(backend, "load_through", None)
+            if load_through is not None:
+                value, from_tier = await load_through(
+                    self._skey(key), lambda: self._run_loader(loader),
+                    self.default_ttl if ttl is None else ttl,
+                )
+                if from_tier:
+                    self._stats.l2_hits += 1
+                return value, True
             value = await self._backend_get(key)
             if value is not MISSING:
                 self._stats.l2_hits += 1
-                return value
+                return value, True
+        return await self._run_loader(loader), backend is None
+
+    async def _run_loader(self, loader: Loader) -> Any:
+        """Run the loader, counted and timed for the histogram."""
         self._stats.loads += 1
         started = _perf()
         try:
