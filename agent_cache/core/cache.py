@@ -101,9 +101,6 @@ class AsyncCache:
         self.name = name or "AsyncCache"
         self.namespace = namespace or self.name
         self.backend = backend
-        attach = getattr(backend, "attach_cache", None)
-        if attach is not None:  # a shared tier drops this L1's entries on other processes' writes
-            attach(self)
         if stats is None:
             stats = CacheStats(self.name, scope)
             tel.track(stats, self)
@@ -115,6 +112,9 @@ class AsyncCache:
         self._tasks: set[asyncio.Task] = set()
         self._load_attrs = {tn.ATTR_RESOURCE: stats.resource}
         self._load_span_name = f"{tn.SPAN_LOAD} {self.name}"
+        attach = getattr(backend, "attach_cache", None)
+        if attach is not None:  # a shared tier drops this L1's entries on other processes' writes
+            attach(self)
 
     # -- reading -------------------------------------------------------------------------
 
