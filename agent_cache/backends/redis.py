@@ -197,6 +197,7 @@ class RedisBackend:
         self._pending: dict[tuple[str, str, str | None], None] = {}  # ordered set
         self._max_pending = max_pending_invalidations
         self._flush_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._last_warning: dict[str, float] = {}
         self._closed = False
         #: ``False`` while a requested subscription is down: the cache must not serve L1
@@ -245,16 +246,27 @@ class RedisBackend:
                         self.url)
         self.breaker.record_success()
         if self._pending and (self._flush_task is None or self._flush_task.done()):
-            self._flush_task = asyncio.get_running_loop().create_task(self._flush_pending())
+            self._flush_task = self._spawn(self._flush_pending())
+
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        """A background task that is kept referenced until it finishes."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     def _failed(self, op: str, exc: BaseException) -> None:
         self.stats.errors += 1
         if self.breaker.record_failure():
-            log.warning(
+            self._warn(
+                "open",
                 "agent_cache: Redis tier %s unavailable (%s on %s); circuit breaker open, "
                 "answering from L1 and loaders for %.1fs before probing again",
                 self.url, describe_error(exc), op, self.breaker.reset_timeout,
             )
+            # Idle pooled connections predate the outage: after a restart each would fail
+            # once more and re-open the breaker. Drop them; new ones are made on demand.
+            self._spawn(self._client.connection_pool.disconnect(inuse_connections=False))
         else:
             self._warn("outage", "agent_cache: Redis %s failed: %s", op, describe_error(exc))
 
@@ -360,8 +372,8 @@ class RedisBackend:
         self._closed = True
         if self._backplane is not None:
             await self._backplane.close()
-        if self._flush_task is not None:
-            self._flush_task.cancel()
+        for task in list(self._tasks):
+            task.cancel()
         self.subscription_healthy = True
         try:
             await self._client.aclose()
