@@ -81,13 +81,18 @@ class RedisServer:
             return sock.recv(65536)
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A fresh redis-server per test: tests may kill or pause it."""
+def require_redis_server() -> None:
+    """Skip without redis-server, or fail under ``CI=true``."""
     if REDIS_BIN is None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("redis-server is not installed (CI=true: failing, not skipping)")
         pytest.skip("redis-server is not installed")
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A fresh redis-server per test: tests may kill or pause it."""
+    require_redis_server()
     server = RedisServer(tmp_path)
     server.start()
     try:

@@ -17,7 +17,8 @@ import sys
 from agent_cache import AgentCache, AgentCacheInvalidator
 from agent_cache.backends.redis import RedisBackend
 
-REDIS_URL, DB_PATH, LOAD_DELAY = sys.argv[1], sys.argv[2], float(sys.argv[3])
+REDIS_URL, DB_PATH = sys.argv[1], sys.argv[2]
+load_delay = 0.0  # seconds each load takes; set per command
 
 backend = RedisBackend(REDIS_URL, op_timeout=0.2, failure_threshold=2, reset_timeout=0.3,
                        health_interval=0.3, lock_ttl=5.0)
@@ -41,8 +42,8 @@ async def get_cart(user: str) -> list:
         conn.execute("INSERT INTO loads VALUES (?, 1) ON CONFLICT(user) DO UPDATE SET n = n + 1",
                      (user,))
         row = conn.execute("SELECT items FROM carts WHERE user = ?", (user,)).fetchone()
-    if LOAD_DELAY:
-        await asyncio.sleep(LOAD_DELAY)  # a slow query: concurrent misses overlap
+    if load_delay:
+        await asyncio.sleep(load_delay)  # a slow query: concurrent misses overlap
     return json.loads(row[0]) if row else []
 
 
@@ -55,11 +56,13 @@ async def add_to_cart(user: str, item: str) -> None:
 
 
 async def handle(cmd: dict) -> dict:
+    global load_delay
     op = cmd["op"]
     if op == "start":
         init_db()
         return {"subscribed": await backend.subscribe(wait=5.0)}
     if op == "read":
+        load_delay = cmd.get("delay", 0.0)
         if cmd.get("sync"):
             await backend.sync_backplane()
         results = await asyncio.gather(*(get_cart(cmd["user"]) for _ in range(cmd.get("n", 1))),

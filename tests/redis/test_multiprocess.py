@@ -14,8 +14,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
-pytestmark = pytest.mark.redis
+from conftest import RedisServer, require_redis_server
+
+# One redis-server and one set of replica processes for the whole module (starting four
+# interpreters costs seconds); each test uses its own users. The outage test runs last.
+pytestmark = [pytest.mark.redis, pytest.mark.asyncio(loop_scope="module")]
 
 WORKER = Path(__file__).with_name("replica_worker.py")
 REPLICAS = 4
@@ -48,10 +53,10 @@ class Replica:
                 await self.proc.wait()
 
 
-async def start_replicas(redis_url: str, db_path: Path, load_delay: float) -> list[Replica]:
+async def start_replicas(redis_url: str, db_path: Path) -> list[Replica]:
     procs = await asyncio.gather(*(
         asyncio.create_subprocess_exec(
-            sys.executable, str(WORKER), redis_url, str(db_path), str(load_delay),
+            sys.executable, str(WORKER), redis_url, str(db_path),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )
         for _ in range(REPLICAS)
@@ -71,27 +76,30 @@ def loads(db_path: Path, user: str) -> int:
     return row[0] if row else 0
 
 
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "shop.db"
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory):
+    require_redis_server()
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.kill()
 
 
-@pytest.fixture
-async def slow_replicas(redis_server, db_path):
-    replicas = await start_replicas(redis_server.url, db_path, load_delay=0.2)
-    yield replicas
-    await asyncio.gather(*(r.stop() for r in replicas))
+@pytest.fixture(scope="module")
+def db_path(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("db") / "shop.db"
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def replicas(redis_server, db_path):
-    replicas = await start_replicas(redis_server.url, db_path, load_delay=0.0)
+    replicas = await start_replicas(redis_server.url, db_path)
     yield replicas
     await asyncio.gather(*(r.stop() for r in replicas))
 
 
-async def test_stampede_across_processes_loads_once(slow_replicas, db_path):
-    replies = await asyncio.gather(*(r.call(op="read", user="hot", n=50) for r in slow_replicas))
+async def test_stampede_across_processes_loads_once(replicas, db_path):
+    replies = await asyncio.gather(
+        *(r.call(op="read", user="hot", n=50, delay=0.2) for r in replicas))
     assert [r["errors"] for r in replies] == [[]] * REPLICAS
     assert [r["values"] for r in replies] == [[[]]] * REPLICAS  # one distinct value each
     print(f"\n[multi-process] {REPLICAS} processes x 50 concurrent misses -> "
