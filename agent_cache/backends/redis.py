@@ -47,6 +47,10 @@ from redis.exceptions import RedisError, ResponseError
 from redis.retry import Retry
 
 from ..core.sentinel import MISSING
+from ..telemetry import names as tn
+from ..telemetry import runtime as tel
+from ..telemetry import spans
+from ..telemetry import tier as tier_telemetry
 from . import breaker as _breaker
 from .backplane import (
     KIND_CLEAR,
@@ -150,6 +154,8 @@ class RedisBackend:
     backplane so other replicas drop their L1 copies (after the Redis write).
     """
 
+    tier_name = tn.TIER_REDIS
+
     def __init__(
         self,
         url: str = "redis://127.0.0.1:6379/0",
@@ -203,6 +209,7 @@ class RedisBackend:
         #: ``False`` while a requested subscription is down: the cache must not serve L1
         #: hits then. ``True`` when no subscription was requested (nothing to miss).
         self.subscription_healthy = True
+        tier_telemetry.track(self)
 
     def __repr__(self) -> str:
         return f"RedisBackend({self.url!r}, namespace={self.namespace!r})"
@@ -370,6 +377,7 @@ class RedisBackend:
     async def close(self) -> None:
         """Stop the subscriber and release every connection."""
         self._closed = True
+        tier_telemetry.untrack(self)
         if self._backplane is not None:
             await self._backplane.close()
         for task in list(self._tasks):
@@ -600,19 +608,19 @@ class RedisBackend:
         ``load`` propagate (after the lock is released, so waiters elsewhere do not wait
         for its expiry); Redis failures never do: the value is then loaded locally.
         """
-        value = await self.get(key)
+        value = await self._traced("get", self.get(key))
         if value is not MISSING:
             return value, True
         for _ in range(3):  # a holder that dies or is fenced hands the lock on
-            token = await self.acquire_load_lock(key)
+            token = await self._traced("lock", self.acquire_load_lock(key))
             if token is None:
-                value = await self.wait_for_value(key)
+                value = await self._traced("wait", self.wait_for_value(key))
                 if value is not MISSING:
                     return value, True
                 continue
             try:
                 if not token.startswith(_LOCAL_TOKEN_PREFIX):
-                    value = await self.get(key)  # filled between our miss and our lock
+                    value = await self._traced("get", self.get(key))  # filled meanwhile?
                     if value is not MISSING:
                         await self.release_load_lock(key, token)
                         return value, True
@@ -620,15 +628,28 @@ class RedisBackend:
             except BaseException:
                 await self.release_load_lock(key, token)
                 raise
-            await self.store_and_release(key, value, ttl, token)
+            await self._traced("store", self.store_and_release(key, value, ttl, token))
             return value, False
         return await load(), False
+
+    async def _traced(self, operation: str, round_trip: Awaitable[T]) -> T:
+        """Await a Redis round trip of the load path, in a span when tracing is on."""
+        tracer = tel.active_tracer()
+        if tracer is None:
+            return await round_trip
+        name = f"{tn.SPAN_TIER} {operation}"
+        with spans.current_span(tracer, name, {tn.ATTR_TIER: self.tier_name}) as span:
+            result = await round_trip
+            if operation in ("get", "wait"):
+                span.set_attribute(tn.ATTR_RESULT, tn.RESULT_MISS if result is MISSING else tn.RESULT_HIT)
+            return result
 
     # -- introspection ----------------------------------------------------------------------
     def get_metrics(self) -> dict[str, Any]:
         """Counters, breaker state and backplane health, as a plain dict."""
         metrics: dict[str, Any] = asdict(self.stats)
         metrics["breaker_state"] = self.breaker.state
+        metrics["breaker_state_value"] = _breaker.STATE_VALUES[self.breaker.state]
         metrics["breaker_opened"] = self.breaker.opened_count
         metrics["pending_invalidations"] = len(self._pending)
         bp = self._backplane
