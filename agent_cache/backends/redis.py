@@ -60,12 +60,10 @@ from .backplane import (
     describe_error,
     encode_message,
 )
-from .redis_tier import L1Registry, l1_summary, namespace_of
+from ._support import namespace_of
+from .codec import Codec, default_codec
+from .redis_tier import L1Registry, l1_summary
 
-try:  # the shared codec module; a private stand-in until it is merged
-    from .codec import JsonCodec
-except ImportError:  # pragma: no cover - removed once codec.py lands
-    from ._codec_fallback import JsonCodec  # type: ignore[assignment]
 
 log = logging.getLogger("agent_cache.backends.redis")
 
@@ -146,8 +144,9 @@ class RedisBackend:
 
     ``url``: a redis-py URL (``redis://host:port/db``). ``namespace``: prefix of every key
     and of the pub/sub channel, so several applications can share one Redis.
-    ``codec``: :class:`~agent_cache.backends.codec.JsonCodec` by default; pass
-    ``SignedPickleCodec(key)`` for arbitrary picklable values. ``op_timeout``: bound of one
+    ``codec``: :func:`~agent_cache.backends.codec.default_codec` by default (JSON, or
+    signed pickle when ``AGENT_CACHE_SIGNING_KEY`` is set); pass ``SignedPickleCodec(key)``
+    for arbitrary picklable values. ``op_timeout``: bound of one
     round trip, in seconds. ``lock_ttl``: lifetime of a single-flight lock, i.e. how long
     other processes wait for a loader before loading themselves.
     ``publish_invalidations``: announce every ``set`` / ``delete`` / ``clear`` on the
@@ -161,7 +160,7 @@ class RedisBackend:
         url: str = "redis://127.0.0.1:6379/0",
         *,
         namespace: str = "agent_cache",
-        codec: Any = None,
+        codec: Codec | None = None,
         op_timeout: float = 0.25,
         clear_timeout: float = 2.0,
         lock_ttl: float = 10.0,
@@ -173,7 +172,7 @@ class RedisBackend:
     ) -> None:
         self.url = url
         self.namespace = namespace
-        self.codec = codec if codec is not None else JsonCodec()
+        self.codec = codec if codec is not None else default_codec()
         self.op_timeout = op_timeout
         self.clear_timeout = clear_timeout
         self.lock_ttl = lock_ttl

@@ -30,11 +30,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..core.cache import AsyncCache
 
 
-def namespace_of(skey: str) -> str:
-    """The namespace part of a shared key ``"{namespace}\\x1f{digest}"``."""
-    return skey.rpartition("\x1f")[0]
-
-
 class L1Registry:
     """The L1 caches attached to one backend (held weakly: a dropped cache just goes)."""
 
@@ -115,4 +110,4 @@ def l1_summary(registry: L1Registry) -> dict[str, Any]:
     }
 
 
-__all__ = ["L1Registry", "namespace_of", "l1_summary"]
+__all__ = ["L1Registry", "l1_summary"]

@@ -219,11 +219,11 @@ class AsyncCache:
         try:
             tracer = tel.active_tracer()
             if tracer is None:
-                value, tier_done = await self._fetch(key, loader, ttl)
+                value, from_backend = await self._fetch(key, loader, ttl)
             else:
                 with spans.current_span(tracer, self._load_span_name, self._load_attrs) as span:
                     flight.span_context = span.get_span_context()
-                    value, tier_done = await self._fetch(key, loader, ttl)
+                    value, from_backend = await self._fetch(key, loader, ttl)
         except BaseException as exc:
             if self._flights.get(key) is flight:
                 del self._flights[key]
@@ -238,19 +238,21 @@ class AsyncCache:
         if stored:
             self._store.put(key, value, self._expiry(ttl))
         flight.resolve(value)
-        if stored and not tier_done and value is not MISSING:
+        if stored and self.backend is not None and not from_backend:
+            # No await between the fence check above and the backend write starting: a
+            # clear() that comes later is queued after it.
             await self._backend_set(key, value, ttl)
         return value
 
     async def _fetch(self, key: Hashable, loader: Loader, ttl: float | None) -> tuple[Any, bool]:
-        """Second tier first, then the loader; ``(value, nothing left to write to the tier)``.
+        """Second tier first, then the loader; return ``(value, came_from_backend)``.
 
         A backend with ``load_through(skey, load, ttl) -> (value, from_tier)`` (the Redis
-        tier) reads itself, runs ``load`` once across processes and stores the result.
+        tier) reads itself, runs ``load`` once across processes and stores the result, so
+        what it returns is already in the backend.
         """
-        backend = self.backend
-        if backend is not None:
-            load_through = getattr(backend, "load_through", None)
+        if self.backend is not None:
+            load_through = getattr(self.backend, "load_through", None)
             if load_through is not None:
                 value, from_tier = await load_through(
                     self._skey(key), lambda: self._run_loader(loader),
@@ -263,7 +265,7 @@ class AsyncCache:
             if value is not MISSING:
                 self._stats.l2_hits += 1
                 return value, True
-        return await self._run_loader(loader), backend is None
+        return await self._run_loader(loader), False
 
     async def _run_loader(self, loader: Loader) -> Any:
         """Run the loader, counted and timed for the histogram."""

@@ -10,10 +10,7 @@ from agent_cache.backends.redis import RedisBackend
 from agent_cache.core.keys import stable_key
 from agent_cache.core.sentinel import MISSING
 
-try:
-    from agent_cache.backends.codec import SignedPickleCodec
-except ImportError:  # until codec.py is merged
-    from agent_cache.backends._codec_fallback import SignedPickleCodec  # type: ignore
+from agent_cache.backends.codec import SignedPickleCodec
 
 pytestmark = pytest.mark.redis
 
