@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from conftest import RedisServer, require_redis_server
+from redis_helpers import running_redis_server
 
 # One redis-server and one set of replica processes for the whole module (starting four
 # interpreters costs seconds); each test uses its own users. The outage test runs last.
@@ -78,11 +78,7 @@ def loads(db_path: Path, user: str) -> int:
 
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory):
-    require_redis_server()
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.kill()
+    yield from running_redis_server(tmp_path_factory.mktemp("redis"))
 
 
 @pytest.fixture(scope="module")
