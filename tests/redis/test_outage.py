@@ -3,7 +3,6 @@ recovers, queued invalidations are replayed, and data is fresh afterwards."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest

@@ -1,0 +1,141 @@
+"""One Redis connection pool behind a timeout and a circuit breaker.
+
+Every round trip the Redis tier makes goes through :meth:`RedisLink.call`, which turns an
+outage into the :data:`FAILED` sentinel instead of an exception: Redis being down, hung or
+refusing a command must never raise into a tool call. The breaker stops paying the timeout
+once Redis is known to be down and lets one probe through after ``reset_timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from typing import Any, Awaitable, Callable, TypeVar
+
+import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError, ResponseError
+from redis.retry import Retry
+
+from . import breaker as _breaker
+from .backplane import describe_error
+
+log = logging.getLogger("agent_cache.backends.redis")
+
+T = TypeVar("T")
+
+#: Errors that mean "Redis is unreachable or too slow", answered as a miss / no-op.
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError, asyncio.TimeoutError)
+
+
+class _Failed:
+    """Result of a round trip that did not happen (outage, timeout, open breaker)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<failed>"
+
+
+FAILED: Any = _Failed()
+
+
+class RedisLink:
+    """A redis-py asyncio client without retries, guarded by ``op_timeout`` and a breaker."""
+
+    def __init__(
+        self, url: str, *, op_timeout: float, failure_threshold: int, reset_timeout: float
+    ) -> None:
+        self.url = url
+        self.op_timeout = op_timeout
+        # No redis-py retries: a failure must surface here, fast, to feed the breaker
+        # (and, on the pub/sub connection, to mark the L1 stale rather than reconnect
+        # silently with messages lost in between).
+        self.client = aioredis.Redis.from_url(
+            url,
+            socket_timeout=op_timeout,
+            socket_connect_timeout=op_timeout,
+            retry=Retry(NoBackoff(), 0),
+            retry_on_timeout=False,
+        )
+        self.breaker = _breaker.CircuitBreaker(failure_threshold, reset_timeout)
+        self.closed = False
+        self.errors = 0  # round trips that failed or timed out
+        self.short_circuits = 0  # round trips skipped: breaker open, or closed link
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._last_warning: dict[str, float] = {}
+
+    async def call(
+        self, op: str, fn: Callable[..., Awaitable[T]], *args: Any, timeout: float | None = None,
+        **kwargs: Any,
+    ) -> T | Any:
+        """Run one round trip under the breaker and a timeout; :data:`FAILED` on outage."""
+        if self.closed or not self.breaker.allow():
+            self.short_circuits += 1
+            return FAILED
+        try:
+            result = await asyncio.wait_for(fn(*args, **kwargs), timeout or self.op_timeout)
+        except asyncio.CancelledError:
+            self.breaker.cancel_probe()
+            raise
+        except ResponseError as exc:  # Redis answered, with an error: not an outage
+            self._succeeded()
+            self.warn(f"response:{op}", "agent_cache: Redis refused %s: %s", op, exc)
+            return FAILED
+        except OUTAGE_ERRORS as exc:
+            self._failed(op, exc)
+            return FAILED
+        self._succeeded()
+        return result
+
+    def _succeeded(self) -> None:
+        if self.breaker.state != _breaker.CLOSED:
+            log.warning("agent_cache: Redis tier %s reachable again; circuit breaker closed",
+                        self.url)
+        self.breaker.record_success()
+
+    def _failed(self, op: str, exc: BaseException) -> None:
+        self.errors += 1
+        if self.breaker.record_failure():
+            self.warn(
+                "open",
+                "agent_cache: Redis tier %s unavailable (%s on %s); circuit breaker open, "
+                "answering from L1 and loaders for %.1fs before probing again",
+                self.url, describe_error(exc), op, self.breaker.reset_timeout,
+            )
+            # Idle pooled connections predate the outage: after a restart each would fail
+            # once more and re-open the breaker. Drop them; new ones are made on demand.
+            self.spawn(self.client.connection_pool.disconnect(inuse_connections=False))
+        else:
+            self.warn("outage", "agent_cache: Redis %s failed: %s", op, describe_error(exc))
+
+    def warn(self, kind: str, msg: str, *args: Any) -> None:
+        """A warning at most every 10 s per kind: an outage must not flood the log."""
+        now = time.monotonic()
+        if now - self._last_warning.get(kind, -math.inf) >= 10.0:
+            self._last_warning[kind] = now
+            log.warning(msg, *args)
+        else:
+            log.debug(msg, *args)
+
+    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        """A background task that is kept referenced until it finishes (or :meth:`close`)."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def close(self) -> None:
+        """Refuse further calls, cancel background tasks, close every connection."""
+        self.closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        try:
+            await self.client.aclose()
+        except Exception:  # closing a dead connection must not raise either
+            pass
+
+
+__all__ = ["RedisLink", "FAILED", "OUTAGE_ERRORS"]
