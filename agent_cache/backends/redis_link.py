@@ -19,6 +19,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 from redis.retry import Retry
 
+from ..core.sentinel import MISSING
 from . import breaker as _breaker
 from .backplane import describe_error
 
@@ -30,16 +31,9 @@ T = TypeVar("T")
 OUTAGE_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError, asyncio.TimeoutError)
 
 
-class _Failed:
-    """Result of a round trip that did not happen (outage, timeout, open breaker)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<failed>"
-
-
-FAILED: Any = _Failed()
+#: What :meth:`RedisLink.call` answers for a round trip that did not happen (outage,
+#: timeout, open breaker). No Redis reply is ever this object.
+FAILED: Any = MISSING
 
 
 class RedisLink:
