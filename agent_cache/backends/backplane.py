@@ -90,14 +90,15 @@ def decode_message(data: Any) -> Message | None:
 class Backplane:
     """The subscriber side: one background task holding one pub/sub connection.
 
-    ``client`` is a ``redis.asyncio.Redis`` built without automatic retries, so a dropped
+    ``client_source()`` returns the ``redis.asyncio.Redis`` to subscribe with (asked again
+    at each reconnection). It is built without automatic retries, so a dropped
     connection surfaces here (and flips :attr:`connected`) instead of being silently
     re-established by redis-py with messages lost in between.
     """
 
     def __init__(
         self,
-        client: Any,
+        client_source: Callable[[], Any],
         channel: str,
         sender_id: str,
         *,
@@ -107,7 +108,7 @@ class Backplane:
         max_reconnect_delay: float = 1.0,
         on_health: Callable[[bool], None] | None = None,
     ) -> None:
-        self._client = client
+        self._client_source = client_source
         self.channel = channel
         self.sender_id = sender_id
         self._health_interval = health_interval
@@ -134,6 +135,11 @@ class Backplane:
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"agent_cache-backplane-{self.channel}"
             )
+
+    @property
+    def running(self) -> bool:
+        """Is the subscriber task alive? (It dies with its event loop.)"""
+        return self._task is not None and not self._task.done()
 
     async def wait_connected(self, timeout: float) -> bool:
         """Wait until the subscription is confirmed (for start-up and tests)."""
@@ -183,7 +189,7 @@ class Backplane:
         delay = self._min_delay
         while True:
             established_before = self.resubscribes
-            pubsub = self._client.pubsub()
+            pubsub = self._client_source().pubsub()
             try:
                 await asyncio.wait_for(pubsub.subscribe(self.channel), self._op_timeout)
                 await self._listen(pubsub)

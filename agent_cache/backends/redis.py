@@ -48,7 +48,7 @@ from . import breaker as _breaker
 from ._support import namespace_of
 from .backplane import KIND_CLEAR, KIND_DELETE, Backplane, InvalidationCallback, encode_message
 from .codec import Codec, default_codec
-from .redis_link import FAILED, OUTAGE_ERRORS, RedisLink
+from .redis_link import FAILED, OUTAGE_ERRORS, Redis, RedisLink
 from .redis_singleflight import LOCK_SUFFIX, LoadLockMixin, ttl_ms
 from .redis_tier import L1Registry, l1_summary
 
@@ -122,9 +122,8 @@ class RedisBackend(LoadLockMixin):
         self.sender_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._link = RedisLink(url, op_timeout=op_timeout, failure_threshold=failure_threshold,
                                reset_timeout=reset_timeout)
-        self._client = self._link.client
         self.breaker = self._link.breaker
-        self._init_load_locks(self._client)
+        self._init_load_locks()
         self.stats = RedisStats()
         self._health_interval = health_interval
         self.publish_invalidations = publish_invalidations
@@ -156,8 +155,13 @@ class RedisBackend(LoadLockMixin):
         **kwargs: Any,
     ) -> T | Any:
         """One round trip through the guarded link; ``FAILED`` on outage."""
-        if self._backplane is None and len(self._l1) and not self._closed:
-            self._start_backplane()  # first use inside an event loop of an attached cache
+        backplane = self._backplane
+        if not self._closed and (
+            (backplane is None and len(self._l1)) or (backplane is not None and not backplane.running)
+        ):
+            # First use inside an event loop by an attached cache, or a new event loop
+            # after the one the subscriber ran in was closed.
+            self._start_backplane()
         result = await self._link.call(op, fn, *args, timeout=timeout, **kwargs)
         if result is not FAILED and self._pending and (
             self._flush_task is None or self._flush_task.done()
@@ -188,7 +192,7 @@ class RedisBackend(LoadLockMixin):
     # -- Backend protocol -------------------------------------------------------------------
     async def get(self, key: str) -> Any:
         """The value stored for ``key``, or ``MISSING`` (absent, unreadable, or Redis away)."""
-        raw = await self._call("get", self._client.get, self._rkey(key))
+        raw = await self._call("get", Redis.get, self._rkey(key))
         if raw is FAILED:
             return MISSING
         if raw is None:
@@ -209,7 +213,7 @@ class RedisBackend(LoadLockMixin):
         if payload is None:
             return
         px = ttl_ms(ttl)
-        result = await self._call("set", self._client.set, self._rkey(key), payload, px=px)
+        result = await self._call("set", Redis.set, self._rkey(key), payload, px=px)
         if result is not FAILED:
             self.stats.writes += 1
         # Other replicas' L1 copies of this key are now outdated.
@@ -217,7 +221,7 @@ class RedisBackend(LoadLockMixin):
 
     async def delete(self, key: str) -> None:
         """Remove ``key`` and its load lock (which fences a load in flight elsewhere)."""
-        result = await self._call("delete", self._client.unlink, self._rkey(key), self._lock_key(key))
+        result = await self._call("delete", Redis.unlink, self._rkey(key), self._lock_key(key))
         if result is not FAILED:
             self.stats.deletes += 1
         await self._announce(KIND_DELETE, namespace_of(key), key, result is not FAILED)
@@ -240,17 +244,17 @@ class RedisBackend(LoadLockMixin):
         else:
             self._queue_pending(kind, namespace, key)
 
-    async def _clear(self, namespace: str) -> int:
+    async def _clear(self, client: Redis, namespace: str) -> int:
         pattern = f"{_glob_escape(self._prefix + namespace)}\x1f*"
         removed = 0
         batch: list[bytes] = []
-        async for rkey in self._client.scan_iter(match=pattern, count=500):
+        async for rkey in client.scan_iter(match=pattern, count=500):
             batch.append(rkey)
             if len(batch) >= 500:
-                removed += await self._client.unlink(*batch)
+                removed += await client.unlink(*batch)
                 batch.clear()
         if batch:
-            removed += await self._client.unlink(*batch)
+            removed += await client.unlink(*batch)
         return removed
 
     async def close(self) -> None:
@@ -291,12 +295,14 @@ class RedisBackend(LoadLockMixin):
         self._start_backplane()
 
     def _start_backplane(self) -> Backplane:
+        self._link.current_client()  # a new event loop gets a new client first
         if self._backplane is None:
             self._backplane = Backplane(
-                self._client, self.channel, self.sender_id,
+                self._link.current_client, self.channel, self.sender_id,
                 health_interval=self._health_interval, op_timeout=self.op_timeout,
                 on_health=self._on_subscription_health,
             )
+        if not self._backplane.running:
             self._on_subscription_health(False)
             self._backplane.start(self._dispatch)
         return self._backplane
@@ -333,7 +339,7 @@ class RedisBackend(LoadLockMixin):
         with its Redis deletion repeated first, as soon as Redis answers again.
         """
         message = encode_message(self.sender_id, kind, namespace, key)
-        result = await self._call("publish", self._client.publish, self.channel, message)
+        result = await self._call("publish", Redis.publish, self.channel, message)
         if result is FAILED:
             self._queue_pending(kind, namespace, key)
             return False
@@ -363,7 +369,7 @@ class RedisBackend(LoadLockMixin):
             return False
         marker, arrived = backplane.new_sync_marker()
         try:
-            if await self._call("publish", self._client.publish, self.channel, marker) is FAILED:
+            if await self._call("publish", Redis.publish, self.channel, marker) is FAILED:
                 return False
             await asyncio.wait_for(arrived, timeout)
             return True

@@ -14,7 +14,7 @@ import math
 import time
 from typing import Any, Awaitable, Callable, TypeVar
 
-import redis.asyncio as aioredis
+from redis.asyncio import Redis
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 from redis.retry import Retry
@@ -47,13 +47,8 @@ class RedisLink:
         # No redis-py retries: a failure must surface here, fast, to feed the breaker
         # (and, on the pub/sub connection, to mark the L1 stale rather than reconnect
         # silently with messages lost in between).
-        self.client = aioredis.Redis.from_url(
-            url,
-            socket_timeout=op_timeout,
-            socket_connect_timeout=op_timeout,
-            retry=Retry(NoBackoff(), 0),
-            retry_on_timeout=False,
-        )
+        self.client = self._new_client()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.breaker = _breaker.CircuitBreaker(failure_threshold, reset_timeout)
         self.closed = False
         self.errors = 0  # round trips that failed or timed out
@@ -61,16 +56,41 @@ class RedisLink:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._last_warning: dict[str, float] = {}
 
+    def _new_client(self) -> Redis:
+        return Redis.from_url(
+            self.url,
+            socket_timeout=self.op_timeout,
+            socket_connect_timeout=self.op_timeout,
+            retry=Retry(NoBackoff(), 0),
+            retry_on_timeout=False,
+        )
+
+    def current_client(self) -> Redis:
+        """The client for the running event loop.
+
+        redis-py connections belong to the loop that opened them; a backend built at import
+        time and used by successive ``asyncio.run`` calls gets a fresh client per loop (the
+        old one's connections died with their loop).
+        """
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            if self._loop is not None:
+                self.client = self._new_client()
+            self._loop = loop
+        return self.client
+
     async def call(
         self, op: str, fn: Callable[..., Awaitable[T]], *args: Any, timeout: float | None = None,
         **kwargs: Any,
     ) -> T | Any:
-        """Run one round trip under the breaker and a timeout; :data:`FAILED` on outage."""
+        """``fn(client, *args, **kwargs)`` under the breaker and a timeout; :data:`FAILED`
+        on outage. ``fn`` takes the client first, e.g. ``Redis.get``."""
         if self.closed or not self.breaker.allow():
             self.short_circuits += 1
             return FAILED
+        client = self.current_client()
         try:
-            result = await asyncio.wait_for(fn(*args, **kwargs), timeout or self.op_timeout)
+            result = await asyncio.wait_for(fn(client, *args, **kwargs), timeout or self.op_timeout)
         except asyncio.CancelledError:
             self.breaker.cancel_probe()
             raise
@@ -132,4 +152,4 @@ class RedisLink:
             pass
 
 
-__all__ = ["RedisLink", "FAILED", "OUTAGE_ERRORS"]
+__all__ = ["RedisLink", "Redis", "FAILED", "OUTAGE_ERRORS"]

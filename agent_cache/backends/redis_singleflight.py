@@ -27,11 +27,13 @@ import math
 import uuid
 from typing import Any, Awaitable, Callable, TypeVar
 
+from redis.commands.core import AsyncScript as Script
+
 from ..core.sentinel import MISSING
 from ..telemetry import names as tn
 from ..telemetry import runtime as tel
 from ..telemetry import spans
-from .redis_link import FAILED
+from .redis_link import FAILED, Redis
 
 T = TypeVar("T")
 
@@ -63,6 +65,10 @@ return 1
 """
 
 
+def _run_script(client: Redis, script: Script, keys: list, args: list) -> Awaitable[Any]:
+    return script(keys=keys, args=args, client=client)
+
+
 def ttl_ms(ttl: float | None) -> int | None:
     """Seconds to Redis ``PX`` milliseconds (at least 1), ``None`` for no expiry."""
     return None if ttl is None else max(1, math.ceil(ttl * 1000))
@@ -72,7 +78,6 @@ class LoadLockMixin:
     """The single-flight hooks of the Redis backend (see the module docstring)."""
 
     # Provided by the backend this is mixed into.
-    _client: Any
     stats: Any
     lock_ttl: float
     tier_name: str
@@ -83,9 +88,10 @@ class LoadLockMixin:
     _decode: Callable[[bytes], Any]
     get: Callable[[str], Awaitable[Any]]
 
-    def _init_load_locks(self, client: Any) -> None:
-        self._release_script = client.register_script(_RELEASE_LUA)
-        self._store_script = client.register_script(_STORE_AND_RELEASE_LUA)
+    def _init_load_locks(self) -> None:
+        # Scripts run by EVALSHA, falling back to EVAL after a restart flushed them.
+        self._release_script = Script(None, _RELEASE_LUA.encode())  # type: ignore[arg-type]
+        self._store_script = Script(None, _STORE_AND_RELEASE_LUA.encode())  # type: ignore[arg-type]
 
     async def acquire_load_lock(self, key: str) -> str | None:
         """Try to become the one process that loads ``key``.
@@ -97,7 +103,7 @@ class LoadLockMixin:
         """
         token = uuid.uuid4().hex
         result = await self._call(
-            "lock", self._client.set, self._lock_key(key), token, nx=True, px=ttl_ms(self.lock_ttl)
+            "lock", Redis.set, self._lock_key(key), token, nx=True, px=ttl_ms(self.lock_ttl)
         )
         if result is FAILED:
             return _LOCAL_TOKEN_PREFIX + token
@@ -111,7 +117,7 @@ class LoadLockMixin:
         """Release the lock if ``token`` still owns it (compare-and-delete)."""
         if token.startswith(_LOCAL_TOKEN_PREFIX):
             return
-        await self._call("unlock", self._release_script, keys=[self._lock_key(key)], args=[token])
+        await self._call("unlock", _run_script, self._release_script, [self._lock_key(key)], [token])
 
     async def store_and_release(
         self, key: str, value: Any, ttl: float | None, token: str
@@ -126,8 +132,8 @@ class LoadLockMixin:
             await self.release_load_lock(key, token)
             return False
         result = await self._call(
-            "store", self._store_script,
-            keys=[self._rkey(key), self._lock_key(key)], args=[token, payload, ttl_ms(ttl) or 0],
+            "store", _run_script, self._store_script,
+            [self._rkey(key), self._lock_key(key)], [token, payload, ttl_ms(ttl) or 0],
         )
         stored = result is not FAILED and bool(result)
         if stored:
@@ -147,7 +153,7 @@ class LoadLockMixin:
         delay = 0.002
         rkey, lkey = self._rkey(key), self._lock_key(key)
         while True:
-            found = await self._call("wait", self._client.mget, rkey, lkey)
+            found = await self._call("wait", Redis.mget, rkey, lkey)
             if found is FAILED:
                 break
             raw, lock = found

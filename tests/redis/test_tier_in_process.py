@@ -121,3 +121,26 @@ async def test_subscription_loss_suspends_l1(replicas, redis_server):
     await wait_until(lambda: bb.breaker.state != "open", what="cool-down")
     assert await cb.get("u1", loader=src.loader("u1")) == 12
     assert "u1" in cb  # caching again
+
+
+def test_backend_outlives_its_event_loop(redis_server):
+    """A module-level backend used by two ``asyncio.run`` calls resubscribes in the second."""
+    backend = RedisBackend(redis_server.url)
+    cache = AsyncCache(name="cart", backend=backend)  # created outside any loop
+    calls: list[str] = []
+
+    async def load() -> str:
+        calls.append("load")
+        return "v"
+
+    async def use() -> tuple[bool, bool]:
+        assert await cache.get("k", loader=load) == "v"
+        await wait_until(backend.l1_trusted, what="subscription")
+        cache.drop_all()  # forget L1 only
+        assert await cache.get("k", loader=load) == "v"  # from Redis
+        return "k" in cache, backend.is_connected()
+
+    assert asyncio.run(use()) == (True, True)
+    assert asyncio.run(use()) == (True, True)
+    assert calls == ["load"]
+    asyncio.run(backend.close())
