@@ -56,6 +56,11 @@ class RedisLink:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._last_warning: dict[str, float] = {}
 
+    @property
+    def failures(self) -> int:
+        """Round trips that did not happen, for any reason (a monotonic count)."""
+        return self.errors + self.short_circuits
+
     def _new_client(self) -> Redis:
         return Redis.from_url(
             self.url,

@@ -79,6 +79,7 @@ class LoadLockMixin:
 
     # Provided by the backend this is mixed into.
     stats: Any
+    _link: Any
     lock_ttl: float
     tier_name: str
     _call: Callable[..., Awaitable[Any]]
@@ -184,9 +185,13 @@ class LoadLockMixin:
         ``load`` propagate (after the lock is released, so waiters elsewhere do not wait
         for its expiry); Redis failures never do: the value is then loaded locally.
         """
+        failures = self._link.failures
         value = await self._traced("get", self.get(key))
         if value is not MISSING:
             return value, True
+        if self._link.failures != failures:
+            # Redis is away or slow: one timeout per tool call is the most we pay.
+            return await load(), False
         for _ in range(_HAND_OVERS):
             token = await self._traced("lock", self.acquire_load_lock(key))
             if token is None:

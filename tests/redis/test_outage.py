@@ -103,3 +103,21 @@ async def test_hung_redis_is_bounded_and_short_circuited(redis_server):
     await wait_until(lambda: b.l1_trusted(), what="b to resubscribe")
     await a.close()
     await b.close()
+
+
+async def test_tool_call_pays_at_most_one_timeout_when_redis_hangs(redis_server):
+    from agent_cache import AsyncCache
+
+    backend = make(redis_server.url)
+    cache = AsyncCache(name="cart", backend=backend)
+    assert await backend.subscribe()
+    redis_server.pause()
+    try:
+        for i in range(4):  # the first calls pay one timeout each, until the breaker opens
+            start = time.monotonic()
+            assert await cache.get(f"k{i}", loader=lambda: "fresh") == "fresh"
+            assert time.monotonic() - start < OP_TIMEOUT + 0.08
+        assert backend.breaker.state == "open"
+    finally:
+        redis_server.resume()
+    await backend.close()
