@@ -86,12 +86,20 @@ class L1Registry:
         self.entries_dropped += cache._clear_memory()
 
 
+#: Above this many L1 entries + loads in flight, a single-key invalidation from another
+#: process drops the cache's whole namespace instead of hashing every key to find it.
+MAX_KEYS_SCANNED = 512
+
+
 def _drop_shared_key(cache: "AsyncCache", skey: str) -> int:
     """Remove and fence the entry of ``cache`` whose shared key is ``skey``.
 
     L1 keys are Python values and the shared key is a digest of one, so match by hashing
-    (at most ``maxsize`` + in-flight keys, only when another process invalidated one key).
+    each key (a few µs each); a big cache is cleared instead, which is never wrong, only
+    colder.
     """
+    if len(cache._data) + len(cache._flights) > MAX_KEYS_SCANNED:
+        return cache._clear_memory()
     namespace = cache.namespace
     removed = 0
     for key in [k for k in list(cache._data) if stable_key(namespace, k) == skey]:

@@ -144,3 +144,20 @@ def test_backend_outlives_its_event_loop(redis_server):
     assert asyncio.run(use()) == (True, True)
     assert calls == ["load"]
     asyncio.run(backend.close())
+
+
+async def test_single_key_invalidation_in_a_big_l1_clears_it(replicas, monkeypatch):
+    from agent_cache.backends import redis_tier
+
+    monkeypatch.setattr(redis_tier, "MAX_KEYS_SCANNED", 10)
+    (ba, bb), (ca, cb) = replicas
+    for i in range(8):
+        await cb.get(i, loader=lambda: 0)
+    await ca.delete(5)
+    assert await bb.sync_backplane()
+    assert len(cb) == 7 and 5 not in cb  # small: found by hashing, only it dropped
+    for i in range(20):
+        await cb.get(i, loader=lambda: 0)
+    await ca.delete(6)
+    assert await bb.sync_backplane()
+    assert len(cb) == 0  # big: cleared rather than hashing every key (correct, colder)
