@@ -1,5 +1,21 @@
 """The shared Redis tier: L2 behind every replica's in-memory L1.
 
+::
+
+    from agent_cache import AgentCache, AgentCacheInvalidator
+    from agent_cache.backends.redis import RedisBackend
+
+    shared = RedisBackend("redis://redis:6379/0")   # one per process, shared by tools
+
+    @AgentCache(resource="cart", ttl=60, backend=shared)
+    async def get_cart(user_id): ...
+
+    @AgentCacheInvalidator(resource="cart")          # every replica drops its copies
+    async def add_to_cart(user_id, item): ...
+
+A cache built with ``backend=shared`` attaches itself: its L1 is invalidated by the other
+replicas' writes, and its misses are loaded once across all replicas.
+
 :class:`RedisBackend` implements the :class:`~agent_cache.backends.base.Backend` protocol
 (``get`` / ``set`` / ``delete`` / ``clear`` / ``close``) plus optional hooks the cache calls
 when present:
