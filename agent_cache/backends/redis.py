@@ -39,9 +39,10 @@ unsigned, tampered or foreign payloads are misses with a warning and are never u
 
 Redis layout (``P`` is the ``prefix``, ``K`` the cache key ``"{namespace}\\x1f{digest}"``)::
 
-    P:K            the encoded value (PX = per-key TTL)
-    P:K\\x1flock    single-flight lock: an owner token, PX = lock_ttl
-    P:invalidations   the pub/sub channel
+    P:K                     the encoded value (PX = per-key TTL)
+    P:K\\x1flock             single-flight lock: an owner token, PX = lock_ttl
+    P:{namespace}\\x1findex  the namespace's keys, so ``clear`` never scans the keyspace
+    P:invalidations         the pub/sub channel
 
 A lock key sits under its value's namespace, so ``clear``/``delete`` remove locks too: a
 loader that started before an invalidation can then not store its (possibly stale) result.
@@ -65,7 +66,8 @@ from ._support import namespace_of
 from .backplane import KIND_CLEAR, KIND_DELETE, Backplane, InvalidationCallback, encode_message
 from .codec import Codec, default_codec
 from .redis_link import FAILED, OUTAGE_ERRORS, Redis, RedisLink
-from .redis_singleflight import LOCK_SUFFIX, LoadLockMixin, ttl_ms
+from . import redis_scripts as scripts
+from .redis_singleflight import LoadLockMixin, ttl_ms
 from .redis_tier import L1Registry, l1_summary
 
 T = TypeVar("T")
@@ -88,11 +90,6 @@ class RedisStats:
     locks_contended: int = 0  # another process held the load lock
     lock_waits_filled: int = 0  # a waiter got the value another process loaded
     lock_waits_abandoned: int = 0  # the holder died / was fenced / timed out: load locally
-
-
-def _glob_escape(text: str) -> str:
-    """Escape Redis glob metacharacters so a namespace matches only itself."""
-    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
 
 
 class RedisBackend(LoadLockMixin):
@@ -139,7 +136,6 @@ class RedisBackend(LoadLockMixin):
         self._link = RedisLink(url, op_timeout=op_timeout, failure_threshold=failure_threshold,
                                reset_timeout=reset_timeout)
         self.breaker = self._link.breaker
-        self._init_load_locks()
         self.stats = RedisStats()
         self._health_interval = health_interval
         self.publish_invalidations = publish_invalidations
@@ -163,7 +159,11 @@ class RedisBackend(LoadLockMixin):
         return self._prefix + key
 
     def _lock_key(self, key: str) -> str:
-        return self._prefix + key + LOCK_SUFFIX
+        return self._prefix + key + scripts.LOCK_SUFFIX
+
+    def _index_key(self, key: str) -> str:
+        """The index of ``key``'s namespace."""
+        return self._prefix + namespace_of(key) + scripts.INDEX_SUFFIX
 
     # -- the guarded round trip -------------------------------------------------------------
     async def _call(
@@ -228,8 +228,10 @@ class RedisBackend(LoadLockMixin):
         payload = self._encode(value)
         if payload is None:
             return
-        px = ttl_ms(ttl)
-        result = await self._call("set", Redis.set, self._rkey(key), payload, px=px)
+        result = await self._call(
+            "set", scripts.run, scripts.SET, [self._rkey(key), self._index_key(key)],
+            [payload, ttl_ms(ttl) or 0],
+        )
         if result is not FAILED:
             self.stats.writes += 1
         # Other replicas' L1 copies of this key are now outdated.
@@ -237,14 +239,20 @@ class RedisBackend(LoadLockMixin):
 
     async def delete(self, key: str) -> None:
         """Remove ``key`` and its load lock (which fences a load in flight elsewhere)."""
-        result = await self._call("delete", Redis.unlink, self._rkey(key), self._lock_key(key))
+        result = await self._call(
+            "delete", scripts.run, scripts.DELETE,
+            [self._rkey(key), self._lock_key(key), self._index_key(key)], [],
+        )
         if result is not FAILED:
             self.stats.deletes += 1
         await self._announce(KIND_DELETE, namespace_of(key), key, result is not FAILED)
 
     async def clear(self, namespace: str) -> int:
         """Remove every key (and load lock) of ``namespace``; ``-1`` if Redis was away."""
-        result = await self._call("clear", self._clear, namespace, timeout=self.clear_timeout)
+        index = self._prefix + namespace + scripts.INDEX_SUFFIX
+        result = await self._call(
+            "clear", scripts.run, scripts.CLEAR, [index], [], timeout=self.clear_timeout
+        )
         await self._announce(KIND_CLEAR, namespace, None, result is not FAILED)
         if result is FAILED:
             return -1
@@ -259,19 +267,6 @@ class RedisBackend(LoadLockMixin):
             await self.publish_invalidation(kind, namespace, key)
         else:
             self._queue_pending(kind, namespace, key)
-
-    async def _clear(self, client: Redis, namespace: str) -> int:
-        pattern = f"{_glob_escape(self._prefix + namespace)}\x1f*"
-        removed = 0
-        batch: list[bytes] = []
-        async for rkey in client.scan_iter(match=pattern, count=500):
-            batch.append(rkey)
-            if len(batch) >= 500:
-                removed += await client.unlink(*batch)
-                batch.clear()
-        if batch:
-            removed += await client.unlink(*batch)
-        return removed
 
     async def close(self) -> None:
         """Stop the subscriber and release every connection."""

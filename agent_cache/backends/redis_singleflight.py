@@ -16,7 +16,7 @@ invalidation cannot store its (possibly stale) result: the Lua step finds the lo
 When Redis is away, a *local* token is handed out and every process loads for itself.
 
 :class:`LoadLockMixin` is mixed into :class:`~agent_cache.backends.redis.RedisBackend` and
-uses its ``_call``, ``_rkey``, ``_lock_key``, ``_encode``, ``_decode``, ``get``,
+uses its ``_call``, ``_rkey``, ``_lock_key``, ``_index_key``, ``_encode``, ``_decode``, ``get``,
 ``stats``, ``lock_ttl`` and ``tier_name``.
 """
 
@@ -27,46 +27,17 @@ import math
 import uuid
 from typing import Any, Awaitable, Callable, TypeVar
 
-from redis.commands.core import AsyncScript as Script
-
 from ..core.sentinel import MISSING
 from ..telemetry import names as tn
 from ..telemetry import runtime as tel
 from ..telemetry import spans
+from . import redis_scripts as scripts
 from .redis_link import FAILED, Redis
 
 T = TypeVar("T")
 
-LOCK_SUFFIX = "\x1flock"
 _LOCAL_TOKEN_PREFIX = "local:"  # a lock "held" only because Redis could not be asked
 _HAND_OVERS = 3  # how often a waiter tries to take over from a holder that went away
-
-# KEYS[1] = lock. ARGV[1] = token. Delete the lock only if we still own it.
-_RELEASE_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-
-# KEYS[1] = value, KEYS[2] = lock. ARGV = token, payload, ttl in ms (0 = no expiry).
-# Storing and releasing in one step means a waiter sees the lock or the value, never a gap.
-_STORE_AND_RELEASE_LUA = """
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then
-  return 0
-end
-if tonumber(ARGV[3]) > 0 then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-else
-  redis.call('SET', KEYS[1], ARGV[2])
-end
-redis.call('DEL', KEYS[2])
-return 1
-"""
-
-
-def _run_script(client: Redis, script: Script, keys: list, args: list) -> Awaitable[Any]:
-    return script(keys=keys, args=args, client=client)
 
 
 def ttl_ms(ttl: float | None) -> int | None:
@@ -85,14 +56,10 @@ class LoadLockMixin:
     _call: Callable[..., Awaitable[Any]]
     _rkey: Callable[[str], str]
     _lock_key: Callable[[str], str]
+    _index_key: Callable[[str], str]
     _encode: Callable[[Any], "bytes | None"]
     _decode: Callable[[bytes], Any]
     get: Callable[[str], Awaitable[Any]]
-
-    def _init_load_locks(self) -> None:
-        # Scripts run by EVALSHA, falling back to EVAL after a restart flushed them.
-        self._release_script = Script(None, _RELEASE_LUA.encode())  # type: ignore[arg-type]
-        self._store_script = Script(None, _STORE_AND_RELEASE_LUA.encode())  # type: ignore[arg-type]
 
     async def acquire_load_lock(self, key: str) -> str | None:
         """Try to become the one process that loads ``key``.
@@ -104,7 +71,8 @@ class LoadLockMixin:
         """
         token = uuid.uuid4().hex
         result = await self._call(
-            "lock", Redis.set, self._lock_key(key), token, nx=True, px=ttl_ms(self.lock_ttl)
+            "lock", scripts.run, scripts.ACQUIRE, [self._lock_key(key), self._index_key(key)],
+            [token, ttl_ms(self.lock_ttl)],
         )
         if result is FAILED:
             return _LOCAL_TOKEN_PREFIX + token
@@ -118,7 +86,10 @@ class LoadLockMixin:
         """Release the lock if ``token`` still owns it (compare-and-delete)."""
         if token.startswith(_LOCAL_TOKEN_PREFIX):
             return
-        await self._call("unlock", _run_script, self._release_script, [self._lock_key(key)], [token])
+        await self._call(
+            "unlock", scripts.run, scripts.RELEASE, [self._lock_key(key), self._index_key(key)],
+            [token],
+        )
 
     async def store_and_release(
         self, key: str, value: Any, ttl: float | None, token: str
@@ -133,8 +104,9 @@ class LoadLockMixin:
             await self.release_load_lock(key, token)
             return False
         result = await self._call(
-            "store", _run_script, self._store_script,
-            [self._rkey(key), self._lock_key(key)], [token, payload, ttl_ms(ttl) or 0],
+            "store", scripts.run, scripts.STORE_AND_RELEASE,
+            [self._rkey(key), self._lock_key(key), self._index_key(key)],
+            [token, payload, ttl_ms(ttl) or 0],
         )
         stored = result is not FAILED and bool(result)
         if stored:
@@ -226,4 +198,4 @@ class LoadLockMixin:
             return result
 
 
-__all__ = ["LoadLockMixin", "LOCK_SUFFIX", "ttl_ms"]
+__all__ = ["LoadLockMixin", "ttl_ms"]

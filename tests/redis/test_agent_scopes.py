@@ -38,7 +38,8 @@ async def test_session_entries_live_in_their_session_namespace(redis_server):
         assert all(0 < p <= 30_000 for p in pttls)  # the tool's ttl, held by Redis
     keys = redis_keys(redis_server)
     assert not any(b"/session/" in k for k in keys)  # deleted when the session ended
-    assert len(keys) == 1  # the global catalog entry stays shared
+    assert len(keys) == 2  # the global catalog entry stays shared (with its namespace index)
+    assert sum(k.endswith(b"\x1findex") for k in keys) == 1
 
     async with AgentCacheSession(session_id="s-2"):
         assert await read_notes("ann") == "notes of ann"

@@ -88,3 +88,44 @@ async def test_prefix_isolates_applications(redis_server):
     assert await a.get(key) == "a"
     await a.close()
     await b.close()
+
+
+def _int_reply(reply: bytes) -> int:
+    return int(reply.split(b"\r\n")[0][1:])
+
+
+async def test_clear_removes_exactly_the_namespace_through_its_index(backend, redis_server):
+    for i in range(300):  # unrelated keys: clear must neither touch nor walk them
+        redis_server.command("SET", f"other:{i}", "x")
+    keys = [stable_key("cart", (i,)) for i in range(5)]
+    for k in keys:
+        await backend.set(k, 1, ttl=None)
+    index = "agent_cache:cart\x1findex"
+    assert _int_reply(redis_server.command("SCARD", index)) == 5
+    assert await backend.clear("cart") == 5
+    assert _int_reply(redis_server.command("EXISTS", index)) == 0
+    assert _int_reply(redis_server.command("DBSIZE")) == 300
+
+
+async def test_index_expiry_follows_its_members(backend, redis_server):
+    index = "agent_cache:w\x1findex"
+    await backend.set(stable_key("w", (1,)), 1, ttl=5)
+    assert 0 < _int_reply(redis_server.command("PTTL", index)) <= 5000
+    await backend.set(stable_key("w", (2,)), 1, ttl=50)
+    assert 5000 < _int_reply(redis_server.command("PTTL", index)) <= 50_000
+    await backend.set(stable_key("w", (3,)), 1, ttl=None)  # a member that never expires
+    assert _int_reply(redis_server.command("PTTL", index)) == -1
+
+
+async def test_index_drops_members_whose_keys_are_gone(backend, redis_server):
+    index = "agent_cache:w\x1findex"
+    old = [stable_key("w", ("old", i)) for i in range(40)]
+    for k in old:
+        await backend.set(k, 1, ttl=60)
+    for k in old:  # as if they had expired
+        redis_server.command("DEL", f"agent_cache:{k}")
+    for i in range(40):
+        await backend.set(stable_key("w", ("new", i)), 1, ttl=60)
+    # Each write samples 3 members and drops dead ones: most of the 40 dead are gone
+    # (typically all but one or two).
+    assert _int_reply(redis_server.command("SCARD", index)) < 40 + 40 - 20
