@@ -104,6 +104,15 @@ class RedisBackend(LoadLockMixin):
     other processes wait for a loader before loading themselves.
     ``publish_invalidations``: announce every ``set`` / ``delete`` / ``clear`` on the
     backplane so other replicas drop their L1 copies (after the Redis write).
+    ``failure_threshold`` consecutive failures open the breaker for ``reset_timeout``
+    seconds. ``health_interval``: an idle subscription is PINGed this often, so a hung
+    server is noticed within about ``2 * health_interval + op_timeout``. ``clear_timeout``
+    bounds one namespace clear. ``max_pending_invalidations``: how many invalidations
+    are kept for replay while Redis is away (oldest dropped first, with a warning).
+
+    Worst cases: a tool call pays at most one ``op_timeout`` for Redis (then loads
+    itself); while the breaker is open it pays nothing. A replica whose subscription is
+    down serves no L1 hits (every read goes to Redis or the loader) until resubscribed.
     """
 
     tier_name = tn.TIER_REDIS
