@@ -110,8 +110,10 @@ class RedisBackend(LoadLockMixin):
     bounds one namespace clear. ``max_pending_invalidations``: how many invalidations
     are kept for replay while Redis is away (oldest dropped first, with a warning).
 
-    Worst cases: a tool call pays at most one ``op_timeout`` for Redis (then loads
-    itself); while the breaker is open it pays nothing. A replica whose subscription is
+    Worst cases while Redis hangs and the breaker is still closed: a cached read pays at
+    most one ``op_timeout`` (then loads itself); an invalidation pays at most
+    ``clear_timeout`` (or ``op_timeout`` for one key) and is queued for replay. While the
+    breaker is open neither pays anything. A replica whose subscription is
     down serves no L1 hits (every read goes to Redis or the loader) until resubscribed.
     """
 
@@ -124,7 +126,7 @@ class RedisBackend(LoadLockMixin):
         namespace: str = "agent_cache",
         codec: Codec | None = None,
         op_timeout: float = 0.25,
-        clear_timeout: float = 2.0,
+        clear_timeout: float = 1.0,
         lock_ttl: float = 10.0,
         failure_threshold: int = 3,
         reset_timeout: float = 1.0,
