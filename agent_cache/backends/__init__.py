@@ -1,0 +1,5 @@
+"""Second-tier backends behind the in-memory store."""
+
+from .base import Backend
+
+__all__ = ["Backend"]
