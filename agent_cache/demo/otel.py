@@ -1,28 +1,23 @@
-"""Telemetry wiring for the demo: OTLP and Prometheus when asked, in-process otherwise.
+"""Telemetry wiring for the demo: OTLP and Prometheus when asked, in-process always.
 
-- ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or a per-signal endpoint) set, or ``--prometheus-port``
-  given: :func:`agent_cache.telemetry.configure` sets up the SDK and its exporters.
-- In every case, when the OpenTelemetry SDK is importable, a :class:`TraceCollector` is
-  attached to the SDK tracer provider (the demo installs one if nobody did), so the summary
-  can print one session's span tree.
+:func:`agent_cache.telemetry.configure` installs the SDK: OTLP when the standard
+``OTEL_EXPORTER_OTLP_*`` variables say so, a Prometheus scrape endpoint for
+``--prometheus-port``, and in every case the demo's :class:`TraceCollector` (a
+``SimpleSpanProcessor``), so the summary can print one session's span tree.
 
-A process can install a global provider only once, so the collector is a module-level
-singleton that later runs in the same process (tests) reuse.
+A process can install a global provider only once. When an SDK is already there (the user
+configured one, or an earlier run in the same process), the collector is attached to that
+provider instead, once; it is a module-level singleton that later runs reuse.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from .spans import TraceCollector
 
 SERVICE_NAME = "agent-cache-demo"
-_OTLP_ENV = (
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-)
 
 _collector: TraceCollector | None = None
 _attached_to: object | None = None
@@ -33,11 +28,12 @@ class Telemetry:
     """What the demo set up: where telemetry goes, and the in-process span collector."""
 
     collector: TraceCollector | None
-    destinations: list[str]
+    destinations: list[str] = field(default_factory=list)
     note: str = ""
+    handle: Any = None  # agent_cache.telemetry.setup.Telemetry, when configure() installed one
 
     def flush(self) -> None:
-        """Push buffered spans and metrics out (OTLP exporters batch)."""
+        """Push buffered spans and metrics out (OTLP exporters batch); never raises."""
         from opentelemetry import metrics, trace
 
         for provider in (trace.get_tracer_provider(), metrics.get_meter_provider()):
@@ -49,58 +45,50 @@ class Telemetry:
                     pass
 
 
-def otlp_requested() -> bool:
-    """True when the standard OTEL_* variables ask for OTLP export."""
-    return any(os.environ.get(name) for name in _OTLP_ENV)
+def setup(prometheus_port: int | None = None, prometheus_host: str = "127.0.0.1") -> Telemetry:
+    """Install the SDK (unless present) with the exporters asked for, plus the span collector.
 
-
-def setup(prometheus_port: int | None = None) -> Telemetry:
-    """Configure exporters as asked and attach the in-process span collector.
-
-    Raises ``OSError`` when the Prometheus port cannot be bound.
+    Raises ``OSError`` when the Prometheus port cannot be bound and ``ImportError`` when an
+    exporter asked for is not installed.
     """
-    destinations = []
-    if otlp_requested() or prometheus_port is not None:
-        from agent_cache.telemetry import configure
-
-        configure(prometheus_port=prometheus_port)
-        if otlp_requested():
-            destinations.append("OTLP (" + _otlp_endpoint() + ")")
-        if prometheus_port is not None:
-            destinations.append(f"Prometheus scrape endpoint http://127.0.0.1:{prometheus_port}/metrics")
-    collector, note = _attach_collector()
-    if collector is not None:
-        destinations.append("in-process span tree")
-    return Telemetry(collector, destinations, note)
-
-
-def _otlp_endpoint() -> str:
-    for name in _OTLP_ENV:
-        if os.environ.get(name):
-            return os.environ[name]
-    return "?"
-
-
-def _attach_collector() -> tuple[TraceCollector | None, str]:
     global _collector, _attached_to
     try:
         from opentelemetry import trace
-        from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     except ImportError:
-        return None, "opentelemetry-sdk is not installed: no span tree (pip install 'agent_cache[otlp]')"
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider(resource=Resource.create({"service.name": SERVICE_NAME}))
-        trace.set_tracer_provider(provider)
-        provider = trace.get_tracer_provider()
-        if not isinstance(provider, TracerProvider):  # someone else won the race
-            return None, "a non-SDK tracer provider is installed: no span tree"
+        return Telemetry(None, note="opentelemetry-sdk is not installed (pip install 'agent_cache[otlp]')")
+    from agent_cache.telemetry import configure
+    from agent_cache.telemetry.setup import otlp_requested
+
     if _collector is None:
         _collector = TraceCollector()
-    if _attached_to is not provider:
-        provider.add_span_processor(SimpleSpanProcessor(_collector))
-        _attached_to = provider
     _collector.reset()
-    return _collector, ""
+    provider = trace.get_tracer_provider()
+    processors = [SimpleSpanProcessor(_collector)] if _attached_to is not provider else []
+    handle = configure(
+        service_name=SERVICE_NAME,
+        prometheus_port=prometheus_port,
+        prometheus_host=prometheus_host,
+        span_processors=processors,
+    )
+    telemetry = Telemetry(_collector, handle=handle)
+    provider = trace.get_tracer_provider()
+    if handle.installed:
+        _attached_to = provider
+    elif isinstance(provider, TracerProvider):
+        if _attached_to is not provider:  # the user's own SDK: add our collector to it
+            provider.add_span_processor(SimpleSpanProcessor(_collector))
+            _attached_to = provider
+        if prometheus_port is not None:
+            telemetry.note = "an OpenTelemetry SDK was already installed: --prometheus-port ignored"
+    else:
+        return Telemetry(None, note="a non-SDK tracer provider is installed")
+    if handle.installed and otlp_requested():
+        telemetry.destinations.append("OTLP (" + ", ".join(handle.exporters) + ")")
+    if handle.prometheus_port is not None:
+        telemetry.destinations.append(
+            f"Prometheus http://{prometheus_host}:{handle.prometheus_port}/metrics"
+        )
+    telemetry.destinations.append("in-process span tree")
+    return telemetry

@@ -169,7 +169,6 @@ def build_tools(
     )}
     for spec in SPECS:
         fn = bodies[spec.name]
-        fn.__qualname__ = spec.name  # span and trace names: "execute_tool get_cart"
         if cached:
             fn = _decorate(fn, spec, effective_scope(spec, scope))
         setattr(tools, spec.name, _counted(fn, spec.name, tools.stats, loop_error))
@@ -179,8 +178,9 @@ def build_tools(
 def _decorate(fn: ToolFn, spec: ToolSpec, scope: str) -> ToolFn:
     from agent_cache import AgentCache, AgentCacheInvalidator, call_key
 
+    # name= gives spans and loop messages the bare tool name ("execute_tool get_cart").
     if not spec.mutation:
-        return AgentCache(resource=spec.resource, scope=scope, ttl=spec.ttl)(fn)
+        return AgentCache(resource=spec.resource, scope=scope, ttl=spec.ttl, name=spec.name)(fn)
     if spec.per_key:
         # Drop only the entry this mutation touches: reads are keyed by their first argument.
         return AgentCacheInvalidator(
@@ -188,8 +188,9 @@ def _decorate(fn: ToolFn, spec: ToolSpec, scope: str) -> ToolFn:
             scope=scope,
             clear_all=False,
             key_fn=lambda args, kwargs: call_key(args[0]),
+            name=spec.name,
         )(fn)
-    return AgentCacheInvalidator(resource=spec.resource, scope=scope)(fn)
+    return AgentCacheInvalidator(resource=spec.resource, scope=scope, name=spec.name)(fn)
 
 
 def _counted(

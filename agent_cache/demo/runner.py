@@ -1,0 +1,220 @@
+"""Runs the demo's workload twice in one process: with agent_cache, then without it.
+
+Phase 1 plays the session plans against tools decorated with agent_cache, inside
+``AgentCacheSession``\\ s with loop detection, ``concurrency`` sessions at a time, until every
+plan ran or ``duration`` seconds passed (then it stops starting sessions and lets the
+running ones finish). Phase 2 replays exactly the sessions phase 1 started, against the
+same tool bodies undecorated and a freshly seeded copy of the database, and counts the
+queries that workload costs without a cache. Agents do not "think" in phase 2: thinking
+time changes no query count, and it keeps the run short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from opentelemetry import trace
+
+from .catalog import make_catalog
+from .db import Database
+from .progress import PHASE_BASELINE, PHASE_CACHED, Progress
+from .scenarios import Outcome, Plan, make_plans, play, sleep_think
+from .spans import TraceCollector
+from .tools import ToolStats, build_tools
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run depends on (the command-line options, validated)."""
+
+    sessions: int = 400
+    concurrency: int = 16
+    duration_s: float = 40.0
+    loop_rate: float = 0.2
+    seed: int = 42
+    scope: str = "seed"
+    latency_ms: float = 5.0
+    think_ms: float = 40.0
+
+
+@dataclass
+class PhaseResult:
+    """One phase's figures."""
+
+    label: str
+    outcomes: list[Outcome]
+    queries: int
+    by_op: Counter[str]
+    db_busy_s: float
+    elapsed_s: float
+    stats: ToolStats
+
+    @property
+    def tool_calls(self) -> int:
+        return self.stats.total_calls
+
+
+@dataclass
+class Showcase:
+    """The session whose span tree the summary prints: the most eventful one seen."""
+
+    outcome: Outcome | None = None
+    spans: list[Any] = field(default_factory=list)
+    score: int = -1
+
+    def consider(self, outcome: Outcome, collector: TraceCollector | None) -> None:
+        if collector is None or not outcome.trace_id:
+            return
+        score = _interest(outcome)
+        if score > self.score:
+            spans = collector.take(outcome.trace_id)
+            if spans:
+                self.outcome, self.spans, self.score = outcome, spans, score
+                return
+        collector.discard(outcome.trace_id)
+
+
+def _interest(outcome: Outcome) -> int:
+    m = outcome.metrics
+    return (
+        8 * (outcome.loop_kind is not None)
+        + 4 * (m.get("hits", 0) > 0)
+        + 2 * (m.get("invalidations", 0) > 0)
+        + (m.get("misses", 0) > 0)
+        + (m.get("coalesced", 0) > 0)
+    )
+
+
+@dataclass
+class RunResult:
+    config: RunConfig
+    planned: int
+    cached: PhaseResult
+    baseline: PhaseResult
+    library: dict[str, Any]  # agent_cache.get_metrics() after phase 1
+    showcase: Showcase
+    interrupted: bool
+
+    @property
+    def loops_by_kind(self) -> Counter[str]:
+        return Counter(o.loop_kind for o in self.cached.outcomes if o.loop_kind)
+
+
+async def run(
+    config: RunConfig,
+    progress: Progress,
+    *,
+    collector: TraceCollector | None,
+    stop: asyncio.Event,
+) -> RunResult:
+    """Play the workload with the cache, then without; return both phases' figures."""
+    from agent_cache import AgentCacheSession, AgentLoopDetectedError, get_metrics, reset_global_state
+
+    reset_global_state()
+    rng = random.Random(config.seed)
+    catalog = make_catalog(rng)
+    plans = make_plans(catalog, rng, config.sessions, config.loop_rate)
+    tracer = trace.get_tracer("agent_cache.demo")
+    showcase = Showcase()
+
+    def new_session(plan: Plan) -> AgentCacheSession:
+        return AgentCacheSession(
+            session_id=plan.session_id, name=plan.scenario, on_loop="raise", **plan.limits
+        )
+
+    with tempfile.TemporaryDirectory(prefix="agent-cache-demo-") as tmp:
+        # -- phase 1: with agent_cache ----------------------------------------------------------
+        db = await Database.create(Path(tmp), catalog, latency_ms=config.latency_ms,
+                                   seed=config.seed, name="with-cache")
+        tools = build_tools(db, cached=True, scope=config.scope, loop_error=AgentLoopDetectedError)
+
+        async def cached_session(plan: Plan) -> Outcome:
+            think_rng = random.Random(config.seed * 1_000_003 + plan.index)
+            think_s = config.think_ms / 1000.0
+
+            async def think() -> None:
+                await sleep_think(think_rng, think_s)
+
+            attrs = {"demo.scenario": plan.scenario, "demo.misbehaviour": plan.misbehaviour or "none"}
+            with tracer.start_as_current_span(f"demo.session {plan.scenario}", attributes=attrs) as span:
+                outcome = await play(plan, tools, think, session_factory=new_session,
+                                     loop_error=AgentLoopDetectedError)
+                if outcome.loop_kind:
+                    span.set_attribute("demo.loop.kind", outcome.loop_kind)
+                outcome.trace_id = span.get_span_context().trace_id
+            showcase.consider(outcome, collector)
+            return outcome
+
+        deadline = time.monotonic() + config.duration_s
+        progress.begin(PHASE_CACHED, len(plans), db, deadline)
+        cached = await _phase(PHASE_CACHED, plans, cached_session, db, tools.stats,
+                              config.concurrency, deadline, stop, progress)
+        library = dict(get_metrics())
+
+        # -- phase 2: the same sessions, no cache, no loop detection ----------------------------
+        db = await Database.create(Path(tmp), catalog, latency_ms=config.latency_ms,
+                                   seed=config.seed, name="without-cache")
+        plain = build_tools(db, cached=False)
+
+        async def no_think() -> None:
+            return None
+
+        async def plain_session(plan: Plan) -> Outcome:
+            return await play(plan, plain, no_think, session_factory=None, loop_error=None)
+
+        replay = plans[: len(cached.outcomes)]
+        progress.begin(PHASE_BASELINE, len(replay), db, None)
+        baseline = await _phase(PHASE_BASELINE, replay, plain_session, db, plain.stats,
+                                config.concurrency, None, stop, progress)
+
+    if collector is not None:
+        collector.reset()
+    return RunResult(config, len(plans), cached, baseline, library, showcase, stop.is_set())
+
+
+async def _phase(
+    label: str,
+    plans: list[Plan],
+    play_one: Callable[[Plan], Awaitable[Outcome]],
+    db: Database,
+    stats: ToolStats,
+    concurrency: int,
+    deadline: float | None,
+    stop: asyncio.Event,
+    progress: Progress,
+) -> PhaseResult:
+    started = time.monotonic()
+    outcomes: list[Outcome] = []
+    pending = iter(plans)
+
+    async def worker() -> None:
+        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            plan = next(pending, None)
+            if plan is None:
+                return
+            outcome = await play_one(plan)
+            outcomes.append(outcome)
+            progress.record(outcome)
+
+    workers = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
+    try:
+        done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()  # re-raise a worker's bug here, not later
+    finally:
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        elapsed = time.monotonic() - started
+        await db.close()
+    progress.end()
+    outcomes.sort(key=lambda o: o.plan.index)
+    return PhaseResult(label, outcomes, db.queries, Counter(db.by_op), db.busy_s,
+                       elapsed, stats)
