@@ -1,0 +1,69 @@
+"""The demo end to end, in short (CI) mode, in process: its printed figures add up."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent_cache.demo.__main__ import main
+
+from demo_figures import check_consistent, parse_summary
+
+
+def run_demo(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    status = main(["--short", *args])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    return out
+
+
+def test_short_run_figures_are_consistent(capsys):
+    out = run_demo(capsys, "--seed", "7")
+    summary = parse_summary(out)
+    check_consistent(summary, loop_rate=0.2)
+    # Not a terminal here: the live view degrades to one line per tick, one per phase end.
+    assert "[with agent_cache]" in out and "[without cache]" in out
+    assert "(done)" in out
+
+
+def test_no_misbehaving_sessions_means_no_loops(capsys):
+    out = run_demo(capsys, "--loop-rate", "0", "--seed", "3")
+    check_consistent(parse_summary(out), loop_rate=0.0)
+    assert "0 misbehaving" in out
+
+
+def test_every_session_misbehaving_catches_every_kind(capsys):
+    out = run_demo(capsys, "--loop-rate", "1", "--sessions", "40")
+    s = parse_summary(out)
+    check_consistent(s, loop_rate=1.0)
+    assert s.figures["loops caught"] == 40  # each misbehaving session is halted once
+    for kind in ("repeat", "cycle", "max_depth"):
+        assert f"{kind} 0" not in s.rest["loops caught"], s.rest["loops caught"]
+
+
+@pytest.mark.parametrize("scope", ["global", "session"])
+def test_forced_scopes_stay_consistent(capsys, scope):
+    out = run_demo(capsys, "--scope", scope, "--sessions", "40")
+    check_consistent(parse_summary(out), loop_rate=0.2)
+    assert f"scope {scope}" in out
+
+
+def test_span_tree_of_an_eventful_session(capsys):
+    out = run_demo(capsys, "--seed", "11")
+    tree = out.split("== span tree:", 1)[1]
+    header, body = tree.split("\n", 1)
+    assert "halted by loop detection" in header
+    assert "`- invoke_agent " in body
+    assert "execute_tool " in body and "[hit]" in body and "[miss]" in body
+    assert "agent_cache.loop_detected kind=" in body
+    # children hang under their parents: every tool span is indented below invoke_agent
+    lines = body.splitlines()
+    agent_at = next(i for i, line in enumerate(lines) if "invoke_agent" in line)
+    assert all(line.startswith("   ") for line in lines[agent_at + 1:] if line.strip())
+
+
+def test_same_seed_same_workload(capsys):
+    first = parse_summary(run_demo(capsys, "--seed", "5", "--sessions", "30"))
+    second = parse_summary(run_demo(capsys, "--seed", "5", "--sessions", "30"))
+    # The uncached baseline is fully determined by the seed; cached figures depend on timing.
+    assert first.pair("db queries")[1] == second.pair("db queries")[1]
+    assert first.pair("tool calls")[1] == second.pair("tool calls")[1]
