@@ -12,6 +12,7 @@ provider instead, once; it is a module-level singleton that later runs reuse.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,7 +68,8 @@ def setup(prometheus_port: int | None = None, prometheus_host: str = "127.0.0.1"
     provider = trace.get_tracer_provider()
     processors = [SimpleSpanProcessor(_collector)] if _attached_to is not provider else []
     handle = configure(
-        service_name=SERVICE_NAME,
+        # OTEL_SERVICE_NAME, when set, wins: the compose stack names the service itself.
+        service_name=None if os.environ.get("OTEL_SERVICE_NAME") else SERVICE_NAME,
         prometheus_port=prometheus_port,
         prometheus_host=prometheus_host,
         span_processors=processors,
