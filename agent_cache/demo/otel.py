@@ -53,14 +53,19 @@ def setup(prometheus_port: int | None = None, prometheus_host: str = "127.0.0.1"
     exporter asked for is not installed.
     """
     global _collector, _attached_to
+    from agent_cache.telemetry.setup import otlp_requested
+
     try:
         from opentelemetry import trace
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     except ImportError:
+        if prometheus_port is not None or otlp_requested():
+            raise ImportError(
+                "exporting telemetry needs the OpenTelemetry SDK: pip install 'agent_cache[otlp]'"
+            ) from None
         return Telemetry(None, note="opentelemetry-sdk is not installed (pip install 'agent_cache[otlp]')")
     from agent_cache.telemetry import configure
-    from agent_cache.telemetry.setup import otlp_requested
 
     if _collector is None:
         _collector = TraceCollector()

@@ -67,3 +67,20 @@ def test_same_seed_same_workload(capsys):
     # The uncached baseline is fully determined by the seed; cached figures depend on timing.
     assert first.pair("db queries")[1] == second.pair("db queries")[1]
     assert first.pair("tool calls")[1] == second.pair("tool calls")[1]
+
+
+def test_without_the_sdk_the_demo_runs_and_says_why_there_is_no_tree(capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "opentelemetry.sdk.trace", None)  # import fails
+    out = run_demo(capsys, "--sessions", "20")
+    check_consistent(parse_summary(out), loop_rate=0.2)
+    assert "(no span tree: opentelemetry-sdk is not installed" in out
+
+
+def test_without_the_sdk_asking_for_an_exporter_is_an_error(capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "opentelemetry.sdk.trace", None)
+    assert main(["--short", "--prometheus-port", "0"]) == 2
+    assert "needs the OpenTelemetry SDK" in capsys.readouterr().err
