@@ -52,24 +52,25 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     add = p.add_argument
-    add("--sessions", type=positive_int, help=f"agent sessions to run (default {DEFAULTS.sessions})")
-    add("--concurrency", type=positive_int,
+    add("--sessions", type=positive_int, metavar="N", help=f"agent sessions to run (default {DEFAULTS.sessions})")
+    add("--concurrency", type=positive_int, metavar="N",
         help=f"sessions running at once (default {DEFAULTS.concurrency})")
-    add("--duration", type=seconds, dest="duration_s",
-        help=f"stop starting sessions after this many seconds (default {DEFAULTS.duration_s:g})")
-    add("--loop-rate", type=ratio,
+    add("--duration", type=seconds, dest="duration_s", metavar="SECONDS",
+        help=f"stop starting new sessions after this many seconds; running ones finish "
+        f"(default {DEFAULTS.duration_s:g})")
+    add("--loop-rate", type=ratio, metavar="RATE",
         help=f"share of sessions that misbehave on purpose, 0-1 (default {DEFAULTS.loop_rate:g})")
-    add("--seed", type=int, help=f"random seed of the workload (default {DEFAULTS.seed})")
+    add("--seed", type=int, metavar="N", help=f"random seed of the workload (default {DEFAULTS.seed})")
     add("--scope", choices=SCOPES,
         help="cache scope: as in the seed scenarios, or force all tools global / session (default seed)")
-    add("--latency-ms", type=non_negative,
+    add("--latency-ms", type=non_negative, metavar="MS",
         help=f"simulated database round trip in ms (default {DEFAULTS.latency_ms:g}; searches cost 4x)")
-    add("--think-ms", type=non_negative,
+    add("--think-ms", type=non_negative, metavar="MS",
         help=f"mean agent thinking time between tool calls in ms (default {DEFAULTS.think_ms:g})")
-    add("--prometheus-port", type=port, help="serve Prometheus metrics on this port (0: any free port)")
-    add("--prometheus-host", default="127.0.0.1",
+    add("--prometheus-port", type=port, metavar="PORT", help="serve Prometheus metrics on this port (0: any free port)")
+    add("--prometheus-host", default="127.0.0.1", metavar="HOST",
         help="address the Prometheus endpoint binds (default 127.0.0.1; 0.0.0.0 in a container)")
-    add("--hold-seconds", type=non_negative, default=0.0,
+    add("--hold-seconds", type=non_negative, default=0.0, metavar="SECONDS",
         help="keep serving metrics this long after the run (SIGTERM ends it early)")
     add("--short", action="store_true", help="CI mode: a small workload that finishes in seconds")
     return p
