@@ -123,6 +123,28 @@ class Database:
         finally:
             self.busy_s += time.perf_counter() - started
 
+    async def _one_row(
+        self, op: str, sql: str, params: tuple[Any, ...], columns: tuple[str, ...],
+        cost: float = COST_READ,
+    ) -> dict[str, Any] | None:
+        """One ``SELECT`` of at most one row, as a dict of ``columns`` (None when absent)."""
+
+        def run(conn: sqlite3.Connection) -> dict[str, Any] | None:
+            row = conn.execute(sql, params).fetchone()
+            return None if row is None else dict(zip(columns, row))
+
+        return await self._query(op, cost, run)
+
+    async def _write(self, op: str, *statements: tuple[str, tuple[Any, ...]]) -> None:
+        """Run ``(sql, params)`` statements in one transaction: one round trip."""
+
+        def run(conn: sqlite3.Connection) -> None:
+            with conn:
+                for sql, params in statements:
+                    conn.execute(sql, params)
+
+        await self._query(op, COST_WRITE, run)
+
     # -- shop -----------------------------------------------------------------------------------
     async def fetch_cart(self, user_id: str) -> dict[str, Any]:
         def run(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -138,57 +160,33 @@ class Database:
         return await self._query("fetch_cart", COST_READ, run)
 
     async def fetch_product(self, product_id: str) -> dict[str, Any] | None:
-        def run(conn: sqlite3.Connection) -> dict[str, Any] | None:
-            row = conn.execute(
-                "SELECT id, name, price FROM products WHERE id = ?", (product_id,)
-            ).fetchone()
-            return None if row is None else {"id": row[0], "name": row[1], "price": row[2]}
-
-        return await self._query("fetch_product", COST_READ, run)
+        return await self._one_row("fetch_product", "SELECT id, name, price FROM products WHERE id = ?",
+                                   (product_id,), ("id", "name", "price"))
 
     async def add_to_cart(self, user_id: str, product_id: str) -> None:
-        def run(conn: sqlite3.Connection) -> None:
-            with conn:
-                conn.execute(
-                    "INSERT INTO cart_items VALUES (?, ?, 1) "
-                    "ON CONFLICT(user_id, product_id) DO UPDATE SET qty = qty + 1",
-                    (user_id, product_id),
-                )
-
-        await self._query("add_to_cart", COST_WRITE, run)
+        await self._write("add_to_cart", (
+            "INSERT INTO cart_items VALUES (?, ?, 1) "
+            "ON CONFLICT(user_id, product_id) DO UPDATE SET qty = qty + 1",
+            (user_id, product_id),
+        ))
 
     async def place_order(self, order_id: str, user_id: str, amount: float) -> None:
         """Record the order and empty the cart, in one transaction."""
-
-        def run(conn: sqlite3.Connection) -> None:
-            with conn:
-                conn.execute(
-                    "INSERT OR REPLACE INTO orders VALUES (?, ?, ?, 'placed', 0)",
-                    (order_id, user_id, amount),
-                )
-                conn.execute("DELETE FROM cart_items WHERE user_id = ?", (user_id,))
-
-        await self._query("place_order", COST_WRITE, run)
+        await self._write(
+            "place_order",
+            ("INSERT OR REPLACE INTO orders VALUES (?, ?, ?, 'placed', 0)", (order_id, user_id, amount)),
+            ("DELETE FROM cart_items WHERE user_id = ?", (user_id,)),
+        )
 
     # -- help desk ----------------------------------------------------------------------------
     async def fetch_ticket(self, ticket_id: str) -> dict[str, Any] | None:
-        def run(conn: sqlite3.Connection) -> dict[str, Any] | None:
-            row = conn.execute(
-                "SELECT id, subject, status FROM tickets WHERE id = ?", (ticket_id,)
-            ).fetchone()
-            return None if row is None else {"id": row[0], "subject": row[1], "status": row[2]}
-
-        return await self._query("fetch_ticket", COST_READ, run)
+        return await self._one_row("fetch_ticket", "SELECT id, subject, status FROM tickets WHERE id = ?",
+                                   (ticket_id,), ("id", "subject", "status"))
 
     async def update_ticket(self, ticket_id: str, status: str) -> None:
-        def run(conn: sqlite3.Connection) -> None:
-            with conn:
-                conn.execute(
-                    "UPDATE tickets SET status = ?, updated = ? WHERE id = ?",
-                    (status, time.time(), ticket_id),
-                )
-
-        await self._query("update_ticket", COST_WRITE, run)
+        await self._write("update_ticket", (
+            "UPDATE tickets SET status = ?, updated = ? WHERE id = ?", (status, time.time(), ticket_id),
+        ))
 
     # -- research -------------------------------------------------------------------------------
     async def search(self, query: str, limit: int = 5) -> list[str]:
@@ -205,19 +203,14 @@ class Database:
         return await self._query("search", COST_SEARCH, run)
 
     async def fetch_page(self, url: str) -> str | None:
-        def run(conn: sqlite3.Connection) -> str | None:
-            row = conn.execute("SELECT body FROM pages WHERE url = ?", (url,)).fetchone()
-            return None if row is None else row[0]
-
-        return await self._query("fetch_page", COST_FETCH, run)
+        row = await self._one_row("fetch_page", "SELECT body FROM pages WHERE url = ?", (url,),
+                                  ("body",), cost=COST_FETCH)
+        return None if row is None else row["body"]
 
     # -- warehouse ------------------------------------------------------------------------------
     async def stock_level(self, sku: str) -> int | None:
-        def run(conn: sqlite3.Connection) -> int | None:
-            row = conn.execute("SELECT qty FROM stock WHERE sku = ?", (sku,)).fetchone()
-            return None if row is None else row[0]
-
-        return await self._query("stock_level", COST_READ, run)
+        row = await self._one_row("stock_level", "SELECT qty FROM stock WHERE sku = ?", (sku,), ("qty",))
+        return None if row is None else row["qty"]
 
     async def adjust_stock(self, sku: str, delta: int) -> int:
         def run(conn: sqlite3.Connection) -> int:
