@@ -39,6 +39,7 @@ class LoopDetector:
         "recent",
         "run_start",
         "last_match",
+        "same_run",
     )
 
     def __init__(self, max_repeats: int, max_depth: int, max_cycle: int = 10) -> None:
@@ -51,6 +52,7 @@ class LoopDetector:
         self.recent: dict[str, list[int]] = {}  # tool -> its positions within the window
         self.run_start: dict[int, int] = {}  # distance L -> first position of the current run
         self.last_match: dict[int, int] = {}  # distance L -> last position that matched at L
+        self.same_run = 0  # how many calls in a row, ending now, were of the same tool
 
     def observe(self, tool: str, key: Hashable) -> Finding | None:
         """Record one call; return what it trips, if anything."""
@@ -74,25 +76,34 @@ class LoopDetector:
 
     def _track_cycles(self, tool: str, n: int) -> list[str] | None:
         window = self.max_cycle
+        names = self.names
+        self.same_run = self.same_run + 1 if n and names[n - 1] == tool else 1
+        if self.same_run > window:
+            # A block of <= window calls ending inside such a streak is all one tool: it
+            # can't be a cycle, and the streak's start can't match the tool after it.
+            return None
         earlier = self.recent.get(tool)
-        found = None
-        if earlier:
-            kept = []
-            for pos in earlier:  # oldest first, so distances come largest first
-                distance = n - pos
-                if distance < window:
-                    kept.append(pos)
-                if distance < 2 or distance > window:
-                    continue
-                if self.last_match.get(distance) != n - 1:
-                    self.run_start[distance] = n
-                self.last_match[distance] = n
-                if n - self.run_start[distance] + 1 >= distance:
-                    block = self.names[n - distance + 1 : n + 1]
-                    if len(set(block)) >= 2 and (found is None or distance < len(found)):
-                        found = block
-            kept.append(n)
-            self.recent[tool] = kept
-        else:
+        if not earlier:
             self.recent[tool] = [n]
-        return found
+            return None
+        found = 0
+        kept = []
+        run_start = self.run_start
+        last_match = self.last_match
+        for pos in earlier:
+            distance = n - pos
+            if distance < window:
+                kept.append(pos)
+            if distance < 2 or distance > window:
+                continue
+            if last_match.get(distance) != n - 1:
+                run_start[distance] = n
+            last_match[distance] = n
+            # A cycle of length L: the last L calls repeat the L before, and are not all
+            # the same tool (that is a repeat, not a cycle).
+            if n - run_start[distance] + 1 >= distance and self.same_run < distance:
+                if not found or distance < found:
+                    found = distance
+        kept.append(n)
+        self.recent[tool] = kept
+        return names[n - found + 1 : n + 1] if found else None

@@ -216,11 +216,11 @@ class AsyncCache:
         try:
             tracer = tel.active_tracer()
             if tracer is None:
-                value = await self._fetch(key, loader)
+                value, from_backend = await self._fetch(key, loader)
             else:
                 with spans.current_span(tracer, self._load_span_name, self._load_attrs) as span:
                     flight.span_context = span.get_span_context()
-                    value = await self._fetch(key, loader)
+                    value, from_backend = await self._fetch(key, loader)
         except BaseException as exc:
             if self._flights.get(key) is flight:
                 del self._flights[key]
@@ -235,17 +235,19 @@ class AsyncCache:
         if stored:
             self._store.put(key, value, self._expiry(ttl))
         flight.resolve(value)
-        if stored and self.backend is not None and value is not MISSING:
+        if stored and self.backend is not None and not from_backend:
+            # No await between the fence check above and the backend write starting: a
+            # clear() that comes later is queued after it.
             await self._backend_set(key, value, ttl)
         return value
 
-    async def _fetch(self, key: Hashable, loader: Loader) -> Any:
-        """Second tier first, then the loader; time the loader for the histogram."""
+    async def _fetch(self, key: Hashable, loader: Loader) -> tuple[Any, bool]:
+        """Second tier first, then the loader; return ``(value, came_from_backend)``."""
         if self.backend is not None:
             value = await self._backend_get(key)
             if value is not MISSING:
                 self._stats.l2_hits += 1
-                return value
+                return value, True
         self._stats.loads += 1
         started = _perf()
         try:
@@ -261,7 +263,7 @@ class AsyncCache:
             raise
         if tel.metrics_enabled():
             tel.record(tel.load_duration, _perf() - started, self._load_attrs)
-        return value
+        return value, False
 
     def _expiry(self, ttl: float | None) -> float:
         if ttl is None:
