@@ -50,7 +50,9 @@ async def _main(config: RunConfig, ns) -> int:
     print("\n".join(report.summary(result)), file=out)
     print(file=out)
     print("\n".join(report.span_tree_section(result, telemetry.note)), file=out, flush=True)
-    telemetry.flush()
+    if not telemetry.flush():
+        print(f"{options.PROG}: warning: some telemetry could not be exported in time",
+              file=sys.stderr, flush=True)
 
     if ns.hold_seconds > 0 and not stop.is_set():
         print(f"holding for {ns.hold_seconds:g} s so telemetry can be scraped (SIGTERM ends it)",

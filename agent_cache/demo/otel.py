@@ -33,17 +33,27 @@ class Telemetry:
     note: str = ""
     handle: Any = None  # agent_cache.telemetry.setup.Telemetry, when configure() installed one
 
-    def flush(self) -> None:
-        """Push buffered spans and metrics out (OTLP exporters batch); never raises."""
+    def flush(self, timeout_s: float = 5.0) -> bool:
+        """Push buffered spans and metrics out (OTLP exporters batch), waiting at most about
+        ``timeout_s`` per provider; False when something could not be delivered. Never raises:
+        an unreachable collector must not fail (or hang) the demo."""
         from opentelemetry import metrics, trace
 
+        delivered = True
         for provider in (trace.get_tracer_provider(), metrics.get_meter_provider()):
             flush = getattr(provider, "force_flush", None)
-            if flush is not None:
-                try:
-                    flush()
-                except Exception:  # an unreachable collector must not fail the demo
-                    pass
+            if flush is None:
+                continue
+            try:
+                delivered = flush(timeout_millis=int(timeout_s * 1000)) is not False and delivered
+            except Exception:
+                delivered = False
+        return delivered
+
+    def shutdown(self) -> None:
+        """Stop the exporters configure() installed (a no-op when it installed none)."""
+        if self.handle is not None:
+            self.handle.shutdown()
 
 
 def setup(prometheus_port: int | None = None, prometheus_host: str = "127.0.0.1") -> Telemetry:
