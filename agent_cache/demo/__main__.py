@@ -26,8 +26,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _main(config: RunConfig, ns) -> int:
-    stop = asyncio.Event()
-    _on_signals(stop)
+    stop, abort = asyncio.Event(), asyncio.Event()
+    _on_signals(stop, abort)
     try:
         telemetry = otel.setup(ns.prometheus_port, ns.prometheus_host)
     except (OSError, ImportError, ValueError) as exc:
@@ -45,7 +45,7 @@ async def _main(config: RunConfig, ns) -> int:
 
     progress = Progress()
     async with LiveView(out).live(progress):
-        result = await run(config, progress, collector=telemetry.collector, stop=stop)
+        result = await run(config, progress, collector=telemetry.collector, stop=stop, abort=abort)
     print(file=out)
     print("\n".join(report.summary(result)), file=out)
     print(file=out)
@@ -65,12 +65,18 @@ async def _main(config: RunConfig, ns) -> int:
     return 0
 
 
-def _on_signals(stop: asyncio.Event) -> None:
-    """SIGTERM / SIGINT stop the run gracefully: the summary still prints, exit status 0."""
+def _on_signals(stop: asyncio.Event, abort: asyncio.Event) -> None:
+    """SIGTERM / SIGINT stop the run gracefully: no new sessions start, the (quick) baseline
+    replays the ones that ran, the summary prints, exit status 0. A second signal aborts the
+    baseline too."""
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        (abort if stop.is_set() else stop).set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
         try:
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / Windows
             pass
 

@@ -71,6 +71,9 @@ def summary(result: RunResult) -> list[str]:
         lines.append(f"WARNING: the library counted {lib.get('loop_detections')} loop detections")
     if result.interrupted:
         lines.append("(interrupted: figures cover the sessions that ran)")
+    if not result.baseline_complete:
+        lines.append(f"(baseline aborted after {len(base.outcomes)} of {len(cached.outcomes)} "
+                     "sessions: its figures are too low)")
     lines += ["", _line("db queries by op", f"{'with':>8} {'without':>8}")]
     for op in sorted(set(cached.by_op) | set(base.by_op)):
         lines.append(_line(f"  {op}", f"{cached.by_op.get(op, 0):>8} {base.by_op.get(op, 0):>8}"))

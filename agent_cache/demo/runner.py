@@ -103,6 +103,11 @@ class RunResult:
     interrupted: bool
 
     @property
+    def baseline_complete(self) -> bool:
+        """False when the baseline was aborted before replaying every session of phase 1."""
+        return len(self.baseline.outcomes) == len(self.cached.outcomes)
+
+    @property
     def loops_by_kind(self) -> Counter[str]:
         return Counter(o.loop_kind for o in self.cached.outcomes if o.loop_kind)
 
@@ -113,8 +118,14 @@ async def run(
     *,
     collector: TraceCollector | None,
     stop: asyncio.Event,
+    abort: asyncio.Event | None = None,
 ) -> RunResult:
-    """Play the workload with the cache, then without; return both phases' figures."""
+    """Play the workload with the cache, then without; return both phases' figures.
+
+    ``stop`` ends phase 1 early (no new sessions); the baseline still replays the sessions
+    that started, since it is quick. ``abort`` ends the baseline early too.
+    """
+    abort = abort if abort is not None else asyncio.Event()
     from agent_cache import AgentCacheSession, AgentLoopDetectedError, get_metrics, reset_global_state
 
     reset_global_state()
@@ -172,7 +183,7 @@ async def run(
         replay = plans[: len(cached.outcomes)]
         progress.begin(PHASE_BASELINE, len(replay), db, None)
         baseline = await _phase(PHASE_BASELINE, replay, plain_session, db, plain.stats,
-                                config.concurrency, None, stop, progress)
+                                config.concurrency, None, abort, progress)
 
     if collector is not None:
         collector.reset()

@@ -70,7 +70,7 @@ class LiveView:
         self.interval_s = interval_s if interval_s is not None else (0.1 if self.tty else 2.0)
         self._drawn = 0  # lines of the live block currently on screen
         self._phase = ""
-        self._last_line = 0.0
+        self._last_line: float | None = None  # when the last plain line was printed
 
     def draw(self, s: Snapshot, *, final: bool = False) -> None:
         """Show ``s``; ``final`` marks the last figures of a phase."""
@@ -85,7 +85,7 @@ class LiveView:
             self._drawn = len(lines)
         else:
             now = time.monotonic()
-            if final or now - self._last_line >= self.interval_s:
+            if final or self._last_line is None or now - self._last_line >= self.interval_s:
                 self.stream.write(render_line(s) + ("  (done)\n" if final else "\n"))
                 self._last_line = now
         self.stream.flush()

@@ -149,3 +149,25 @@ def test_otlp_export_when_the_standard_variables_say_so():
     assert {"invoke_agent shopping", "execute_tool get_cart", "demo.session shopping"} <= span_names
     assert {"agent_cache.requests", "agent_cache.loop.detections"} <= metric_names
     assert services == {"demo-under-test"}  # OTEL_SERVICE_NAME wins over the demo's default
+
+
+def test_sigterm_during_the_run_still_prints_a_consistent_summary():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent_cache.demo", "--sessions", "5000", "--duration", "60",
+         "--latency-ms", "1", "--think-ms", "5"],
+        cwd=ROOT, env=demo_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        reader = LineReader(proc)
+        reader.wait_for("[with agent_cache]")  # the first progress line: sessions are running
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        reader.wait_for("interrupted", timeout=5)
+        out = "".join(reader.seen)
+        summary = parse_summary(out)
+        check_consistent(summary, loop_rate=0.2)
+        assert summary.figures["workload"] < 5000  # stopped early
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
