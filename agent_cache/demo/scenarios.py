@@ -106,7 +106,9 @@ def make_plans(catalog: Catalog, rng: random.Random, sessions: int, loop_rate: f
 
 
 def _shopping(catalog: Catalog, rng: random.Random, bad: bool, index: int) -> list[Step]:
-    user = rng.choice(catalog.users)
+    # Users take turns, so no two sessions running at once share a cart (their races would
+    # make the query count depend on timing, and the baseline must be the same workload).
+    user = catalog.users[index % len(catalog.users)]
     products = list(catalog.products)
     first = zipf_pick(rng, products)
     if bad:  # adds an item, then keeps re-reading the cart instead of checking out
