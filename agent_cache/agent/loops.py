@@ -54,15 +54,19 @@ class LoopDetector:
         self.last_match: dict[int, int] = {}  # distance L -> last position that matched at L
         self.same_run = 0  # how many calls in a row, ending now, were of the same tool
 
-    def observe(self, tool: str, key: Hashable) -> Finding | None:
-        """Record one call; return what it trips, if anything."""
+    def observe(self, tool: str, call: tuple[str, Hashable]) -> Finding | None:
+        """Record one call (``call == (tool, arguments_key)``); return what it trips, if anything."""
         n = self.count
         self.count = n + 1
         self.names.append(tool)
-        call = (tool, key)
         repeats = self.repeats.get(call, 0) + 1
         self.repeats[call] = repeats
-        cycle = self._track_cycles(tool, n)
+        # Cycle bookkeeping runs on every call, even one that trips another check.
+        if self.same_run >= self.max_cycle and self.names[n - 1] == tool:
+            self.same_run += 1  # deep in a one-tool streak: no cycle can end here
+            cycle = None
+        else:
+            cycle = self._track_cycles(tool, n)
         if n + 1 > self.max_depth:
             return Finding(tn.LOOP_MAX_DEPTH, f"Execution depth exceeded: {n + 1} > {self.max_depth}")
         if repeats > self.max_repeats:

@@ -204,10 +204,11 @@ class AgentCacheSession:
         :class:`AgentLoopDetectedError` when ``on_loop="raise"``.
         """
         self.tool_calls += 1
-        self._trace.append((tool, key))
+        call = (tool, key)
+        self._trace.append(call)
         if not self.loop_detection:
             return False
-        finding = self._detector.observe(tool, key)
+        finding = self._detector.observe(tool, call)
         if finding is None:
             return False
         return self._handle_loop(finding, tool, span)
