@@ -67,7 +67,7 @@ class Showcase:
 
     outcome: Outcome | None = None
     spans: list[Any] = field(default_factory=list)
-    score: int = -1
+    score: tuple[bool, ...] = ()
 
     def consider(self, outcome: Outcome, collector: TraceCollector | None) -> None:
         if collector is None or not outcome.trace_id:
@@ -81,14 +81,15 @@ class Showcase:
         collector.discard(outcome.trace_id)
 
 
-def _interest(outcome: Outcome) -> int:
+def _interest(outcome: Outcome) -> tuple[bool, ...]:
+    """Compared in order: a caught loop first, then hits, invalidations, coalesced, misses."""
     m = outcome.metrics
     return (
-        8 * (outcome.loop_kind is not None)
-        + 4 * (m.get("hits", 0) > 0)
-        + 2 * (m.get("invalidations", 0) > 0)
-        + (m.get("misses", 0) > 0)
-        + (m.get("coalesced", 0) > 0)
+        outcome.loop_kind is not None,
+        m.get("hits", 0) > 0,
+        m.get("invalidations", 0) > 0,
+        m.get("coalesced", 0) > 0,
+        m.get("misses", 0) > 0,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from agent_cache.demo.__main__ import main
@@ -53,7 +55,9 @@ def test_span_tree_of_an_eventful_session(capsys):
     header, body = tree.split("\n", 1)
     assert "halted by loop detection" in header
     assert "`- invoke_agent " in body
-    assert "execute_tool " in body and "[hit]" in body and "[miss]" in body
+    # the most eventful session: a caught loop plus cache hits (which session wins depends
+    # on timing: a shopping repeat loop, a research repeat, a retry storm with a coalesced read)
+    assert re.search(r"execute_tool \w+  \[hit\]", body), out
     assert "agent_cache.loop_detected kind=" in body
     # children hang under their parents: every tool span is indented below invoke_agent
     lines = body.splitlines()
