@@ -18,8 +18,20 @@ def run_demo(capsys: pytest.CaptureFixture[str], *args: str) -> str:
     return out
 
 
-def test_short_run_figures_are_consistent(capsys):
-    out = run_demo(capsys, "--seed", "7")
+@pytest.fixture(scope="module")
+def short_run() -> str:
+    """One default short run's output, shared by the tests that only read it."""
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["--short", "--seed", "11"]) == 0
+    return buf.getvalue()
+
+
+def test_short_run_figures_are_consistent(short_run):
+    out = short_run
     summary = parse_summary(out)
     check_consistent(summary, loop_rate=0.2)
     # Not a terminal here: the live view degrades to one line per tick, one per phase end.
@@ -49,8 +61,8 @@ def test_forced_scopes_stay_consistent(capsys, scope):
     assert f"scope {scope}" in out
 
 
-def test_span_tree_of_an_eventful_session(capsys):
-    out = run_demo(capsys, "--seed", "11")
+def test_span_tree_of_an_eventful_session(short_run):
+    out = short_run
     tree = out.split("== span tree:", 1)[1]
     header, body = tree.split("\n", 1)
     assert "halted by loop detection" in header
