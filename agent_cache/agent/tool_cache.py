@@ -107,7 +107,6 @@ class CachedTool(ToolBase):
         trace_api = tel.otel_trace
         cache = self.cache
         data = cache._data if cache is not None else None
-        move_to_end = data.move_to_end if data is not None else None
 
         if data is not None:
 
@@ -126,7 +125,7 @@ class CachedTool(ToolBase):
                     key = freeze(key)
                     entry = data.get(key)
                 if entry is not None and entry[1] > _monotonic():
-                    move_to_end(key)
+                    entry[2] = True
                     stats.hits += 1
                     return entry[0]
                 return await run(key, args, kwargs, None, None)
@@ -170,7 +169,7 @@ class CachedTool(ToolBase):
             return value
         entry = cache._data.get(key)
         if entry is not None and entry[1] > _monotonic():
-            cache._data.move_to_end(key)
+            entry[2] = True
             self.stats.hits += 1
             if session is not None:
                 session.hits += 1

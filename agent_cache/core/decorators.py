@@ -29,7 +29,6 @@ def _key_for(args: tuple, kwargs: dict, skip: int) -> Hashable:
 def memoize(func: Callable, cache: AsyncCache, skip_args: int) -> Callable:
     """Wrap ``func`` so calls are answered from ``cache``; shared by both decorators."""
     data = cache._data
-    move_to_end = data.move_to_end
     stats = cache._stats
     load = cache.load
 
@@ -49,7 +48,7 @@ def memoize(func: Callable, cache: AsyncCache, skip_args: int) -> Callable:
             key = freeze(key)
             entry = data.get(key)
         if entry is not None and use_cache and (not checks_expiry or entry[1] > _monotonic()):
-            move_to_end(key)
+            entry[2] = True
             stats.hits += 1
             return entry[0]
         if not use_cache:

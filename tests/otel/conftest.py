@@ -21,7 +21,6 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.util._once import Once
 
-import agent_cache
 
 
 def install_providers(tracer_provider: Any, meter_provider: Any) -> None:
@@ -80,13 +79,6 @@ class Otel:
                 for m in sm.metrics:
                     out.setdefault(m.name, []).extend((dict(p.attributes), p) for p in m.data.data_points)
         return out
-
-
-@pytest.fixture(autouse=True)
-def _clean_agent_state():
-    agent_cache.reset_global_state()
-    yield
-    agent_cache.reset_global_state()
 
 
 @pytest.fixture
