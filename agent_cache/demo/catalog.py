@@ -8,7 +8,7 @@ by many sessions), which is what makes a shared cache pay off in real agent traf
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 _WORDS = (
     "async", "python", "cache", "latency", "agent", "retry", "vector", "index", "sqlite",
@@ -40,7 +40,6 @@ class Catalog:
     pages: dict[str, str]  # url -> text
     queries: list[str]
     skus: list[str]
-    orders: list[Order] = field(default_factory=list)
 
 
 def zipf_pick(rng: random.Random, items: list[str], skew: float = 1.1) -> str:
@@ -75,7 +74,7 @@ def _zipf_weights(n: int, skew: float) -> list[float]:
 
 
 def make_catalog(rng: random.Random, *, users: int = 120, products: int = 80) -> Catalog:
-    """Build the world the agents work in (orders are added per session by the scenarios)."""
+    """Build the world the agents work in (payment sessions bring their own orders)."""
     product_ids = {f"P-{i:03d}": round(rng.uniform(5, 900), 2) for i in range(products)}
     queries = [
         " ".join(rng.sample(_WORDS, 3)) for _ in range(60)

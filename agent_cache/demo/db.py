@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from .catalog import Catalog, ticket_subject
+from .catalog import Catalog, Order, ticket_subject
 
 T = TypeVar("T")
 
@@ -91,10 +91,6 @@ class Database:
         conn.executemany(
             "INSERT INTO stock VALUES (?, ?)", [(sku, rng.randint(20, 500)) for sku in catalog.skus]
         )
-        conn.executemany(
-            "INSERT INTO orders VALUES (?, NULL, ?, 'pending', ?)",
-            [(o.order_id, o.amount, o.fail_attempts) for o in catalog.orders],
-        )
         conn.commit()
         self._conn = conn
 
@@ -104,6 +100,20 @@ class Database:
             conn, self._conn = self._conn, None
             await self._in_thread(conn.close)
         self._executor.shutdown(wait=True)
+
+    async def add_order(self, order: Order) -> None:
+        """The shop creates the order a payment session will charge (set-up: not counted)."""
+
+        def run() -> None:
+            conn = self._conn
+            assert conn is not None, "database is closed"
+            with conn:
+                conn.execute(
+                    "INSERT OR REPLACE INTO orders VALUES (?, NULL, ?, 'pending', ?)",
+                    (order.order_id, order.amount, order.fail_attempts),
+                )
+
+        await self._in_thread(run)
 
     # -- the one path every query takes --------------------------------------------------------
     async def _in_thread(self, fn: Callable[[], T]) -> T:

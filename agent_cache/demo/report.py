@@ -39,13 +39,13 @@ def summary(result: RunResult) -> list[str]:
     lib = result.library
     hits, misses, coalesced = lib.get("hits", 0), lib.get("misses", 0), lib.get("coalesced", 0)
     requests = cached.stats.cache_requests
-    misbehaving = sum(1 for o in cached.outcomes if o.plan.misbehaviour)
-    loops = result.loops_by_kind
+    misbehaving = cached.misbehaving
+    loops = cached.loops
     kinds = list(LOOP_KINDS) + sorted(k for k in loops if k not in LOOP_KINDS)
     loop_text = ", ".join(f"{k} {loops.get(k, 0)}" for k in kinds)
     lines = [
         "== agent_cache demo: summary ==",
-        _line("workload", f"{len(cached.outcomes)} of {result.planned} sessions "
+        _line("workload", f"{cached.sessions} of {result.planned} sessions "
               f"({misbehaving} misbehaving), concurrency {cfg.concurrency}, scope {cfg.scope}, "
               f"latency {cfg.latency_ms:g} ms, seed {cfg.seed}"),
         _line("run time", f"{cached.elapsed_s:.1f} s with agent_cache, {base.elapsed_s:.1f} s without"
@@ -72,7 +72,7 @@ def summary(result: RunResult) -> list[str]:
     if result.interrupted:
         lines.append("(interrupted: figures cover the sessions that ran)")
     if not result.baseline_complete:
-        lines.append(f"(baseline aborted after {len(base.outcomes)} of {len(cached.outcomes)} "
+        lines.append(f"(baseline aborted after {base.sessions} of {cached.sessions} "
                      "sessions: its figures are too low)")
     lines += ["", _line("db queries by op", f"{'with':>8} {'without':>8}")]
     for op in sorted(set(cached.by_op) | set(base.by_op)):

@@ -22,10 +22,10 @@ from typing import Any, Awaitable, Callable
 
 from opentelemetry import trace
 
-from .catalog import make_catalog
+from .catalog import Catalog, make_catalog
 from .db import Database
 from .progress import PHASE_BASELINE, PHASE_CACHED, Progress
-from .scenarios import Outcome, Plan, make_plans, play, sleep_think
+from .scenarios import Outcome, Plan, plan_session, play, sleep_think
 from .spans import TraceCollector
 from .tools import ToolStats, build_tools
 
@@ -46,10 +46,12 @@ class RunConfig:
 
 @dataclass
 class PhaseResult:
-    """One phase's figures."""
+    """One phase's figures (tallies, not per-session records: a long run stays small)."""
 
     label: str
-    outcomes: list[Outcome]
+    sessions: int
+    misbehaving: int
+    loops: Counter[str]  # caught loops by kind
     queries: int
     by_op: Counter[str]
     db_busy_s: float
@@ -106,11 +108,7 @@ class RunResult:
     @property
     def baseline_complete(self) -> bool:
         """False when the baseline was aborted before replaying every session of phase 1."""
-        return len(self.baseline.outcomes) == len(self.cached.outcomes)
-
-    @property
-    def loops_by_kind(self) -> Counter[str]:
-        return Counter(o.loop_kind for o in self.cached.outcomes if o.loop_kind)
+        return self.baseline.sessions == self.cached.sessions
 
 
 async def run(
@@ -130,9 +128,7 @@ async def run(
     from agent_cache import AgentCacheSession, AgentLoopDetectedError, get_metrics, reset_global_state
 
     reset_global_state()
-    rng = random.Random(config.seed)
-    catalog = make_catalog(rng)
-    plans = make_plans(catalog, rng, config.sessions, config.loop_rate)
+    catalog = make_catalog(random.Random(config.seed))
     tracer = trace.get_tracer("agent_cache.demo")
     showcase = Showcase()
 
@@ -148,7 +144,7 @@ async def run(
         tools = build_tools(db, cached=True, scope=config.scope, loop_error=AgentLoopDetectedError)
 
         async def cached_session(plan: Plan) -> Outcome:
-            think_rng = random.Random(config.seed * 1_000_003 + plan.index)
+            think_rng = random.Random(f"{config.seed}/{plan.index}/think")
             think_s = config.think_ms / 1000.0
 
             async def think() -> None:
@@ -165,9 +161,9 @@ async def run(
             return outcome
 
         deadline = time.monotonic() + config.duration_s
-        progress.begin(PHASE_CACHED, len(plans), db, deadline)
-        cached = await _phase(PHASE_CACHED, plans, cached_session, db, tools.stats,
-                              config.concurrency, deadline, stop, progress)
+        progress.begin(PHASE_CACHED, config.sessions, db, deadline)
+        cached = await _phase(PHASE_CACHED, config, catalog, config.sessions, cached_session, db,
+                              tools.stats, deadline, stop, progress)
         library = dict(get_metrics())
 
         # -- phase 2: the same sessions, no cache, no loop detection ----------------------------
@@ -181,41 +177,52 @@ async def run(
         async def plain_session(plan: Plan) -> Outcome:
             return await play(plan, plain, no_think, session_factory=None, loop_error=None)
 
-        replay = plans[: len(cached.outcomes)]
-        progress.begin(PHASE_BASELINE, len(replay), db, None)
-        baseline = await _phase(PHASE_BASELINE, replay, plain_session, db, plain.stats,
-                                config.concurrency, None, abort, progress)
+        progress.begin(PHASE_BASELINE, cached.sessions, db, None)
+        baseline = await _phase(PHASE_BASELINE, config, catalog, cached.sessions, plain_session, db,
+                                plain.stats, None, abort, progress)
 
     if collector is not None:
         collector.reset()
-    return RunResult(config, len(plans), cached, baseline, library, showcase, stop.is_set())
+    return RunResult(config, config.sessions, cached, baseline, library, showcase, stop.is_set())
 
 
 async def _phase(
     label: str,
-    plans: list[Plan],
+    config: RunConfig,
+    catalog: Catalog,
+    sessions: int,
     play_one: Callable[[Plan], Awaitable[Outcome]],
     db: Database,
     stats: ToolStats,
-    concurrency: int,
     deadline: float | None,
     stop: asyncio.Event,
     progress: Progress,
 ) -> PhaseResult:
+    """Play sessions ``0 .. sessions-1`` in order, ``concurrency`` at a time.
+
+    Sessions start in index order, so the ones a phase started are always a prefix: the
+    baseline replays exactly that prefix.
+    """
     started = time.monotonic()
-    outcomes: list[Outcome] = []
-    pending = iter(plans)
+    indices = iter(range(sessions))
+    tally = PhaseResult(label, 0, 0, Counter(), 0, Counter(), 0.0, 0.0, stats)
 
     async def worker() -> None:
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-            plan = next(pending, None)
-            if plan is None:
+            index = next(indices, None)
+            if index is None:
                 return
+            plan = plan_session(catalog, config.seed, index, config.loop_rate)
+            if plan.order is not None:
+                await db.add_order(plan.order)
             outcome = await play_one(plan)
-            outcomes.append(outcome)
+            tally.sessions += 1
+            tally.misbehaving += plan.misbehaves
+            if outcome.loop_kind:
+                tally.loops[outcome.loop_kind] += 1
             progress.record(outcome)
 
-    workers = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
+    workers = [asyncio.ensure_future(worker()) for _ in range(config.concurrency)]
     try:
         done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
@@ -224,9 +231,8 @@ async def _phase(
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
-        elapsed = time.monotonic() - started
+        tally.elapsed_s = time.monotonic() - started
         await db.close()
     progress.end()
-    outcomes.sort(key=lambda o: o.plan.index)
-    return PhaseResult(label, outcomes, db.queries, Counter(db.by_op), db.busy_s,
-                       elapsed, stats)
+    tally.queries, tally.by_op, tally.db_busy_s = db.queries, Counter(db.by_op), db.busy_s
+    return tally

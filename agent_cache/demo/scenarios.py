@@ -70,6 +70,11 @@ class Plan:
     scenario: str
     misbehaviour: str | None
     steps: list[Step]
+    order: Order | None = None  # the order a payment session charges (the shop creates it)
+
+    @property
+    def misbehaves(self) -> bool:
+        return self.misbehaviour is not None
 
     @property
     def session_id(self) -> str:
@@ -94,24 +99,27 @@ class Outcome:
 
 
 # --- planning ---------------------------------------------------------------------------------
-def make_plans(catalog: Catalog, rng: random.Random, sessions: int, loop_rate: float) -> list[Plan]:
-    """Decide every session of the run; payment plans add their orders to ``catalog``."""
-    plans = []
-    for index in range(sessions):
-        scenario = rng.choices(SCENARIOS, weights=_WEIGHTS, k=1)[0]
-        bad = rng.random() < loop_rate
-        steps = _SCRIPTS[scenario](catalog, rng, bad, index)
-        plans.append(Plan(index, scenario, MISBEHAVIOUR[scenario] if bad else None, steps))
-    return plans
+def plan_session(catalog: Catalog, seed: int, index: int, loop_rate: float) -> Plan:
+    """Decide session ``index`` of the run with ``seed``.
+
+    Each session has its own random stream, so any session can be (re)planned on its own:
+    the baseline replays sessions without the run keeping every plan in memory.
+    """
+    rng = random.Random(f"{seed}/{index}")
+    scenario = rng.choices(SCENARIOS, weights=_WEIGHTS, k=1)[0]
+    bad = rng.random() < loop_rate
+    plan = Plan(index, scenario, MISBEHAVIOUR[scenario] if bad else None, [])
+    plan.steps = _SCRIPTS[scenario](catalog, rng, plan)
+    return plan
 
 
-def _shopping(catalog: Catalog, rng: random.Random, bad: bool, index: int) -> list[Step]:
+def _shopping(catalog: Catalog, rng: random.Random, plan: Plan) -> list[Step]:
     # Users take turns, so no two sessions running at once share a cart (their races would
     # make the query count depend on timing, and the baseline must be the same workload).
-    user = catalog.users[index % len(catalog.users)]
+    user = catalog.users[plan.index % len(catalog.users)]
     products = list(catalog.products)
     first = zipf_pick(rng, products)
-    if bad:  # adds an item, then keeps re-reading the cart instead of checking out
+    if plan.misbehaves:  # adds an item, then keeps re-reading the cart instead of checking out
         return [Step("get_cart", (user,)), Step("get_product", (first,)),
                 Step("add_to_cart", (user, first))] + [Step("get_cart", (user,))] * 10
     browsed = [first] + [p for p in zipf_distinct(rng, products, 3) if p != first][: rng.randint(0, 2)]
@@ -123,8 +131,8 @@ def _shopping(catalog: Catalog, rng: random.Random, bad: bool, index: int) -> li
     )
 
 
-def _support(catalog: Catalog, rng: random.Random, bad: bool, index: int) -> list[Step]:
-    if bad:  # never settles: opens one ticket after another
+def _support(catalog: Catalog, rng: random.Random, plan: Plan) -> list[Step]:
+    if plan.misbehaves:  # never settles: opens one ticket after another
         return [Step("get_ticket", (t,)) for t in rng.sample(catalog.tickets, 40)]
     ticket, related = rng.sample(catalog.tickets[:40], 2)
     return [
@@ -135,10 +143,10 @@ def _support(catalog: Catalog, rng: random.Random, bad: bool, index: int) -> lis
     ]
 
 
-def _research(catalog: Catalog, rng: random.Random, bad: bool, index: int) -> list[Step]:
+def _research(catalog: Catalog, rng: random.Random, plan: Plan) -> list[Step]:
     urls = list(catalog.pages)
     query = zipf_pick(rng, catalog.queries)
-    if bad:  # cannot make sense of the results and searches the same thing again
+    if plan.misbehaves:  # cannot make sense of the results and searches the same thing again
         return [Step("search_web", (query,)), Step("fetch_page", (zipf_pick(rng, urls),))] + [
             Step("search_web", (query,))
         ] * 8
@@ -152,29 +160,28 @@ def _research(catalog: Catalog, rng: random.Random, bad: bool, index: int) -> li
     )
 
 
-def _inventory(catalog: Catalog, rng: random.Random, bad: bool, index: int) -> list[Step]:
+def _inventory(catalog: Catalog, rng: random.Random, plan: Plan) -> list[Step]:
     skus = rng.sample(catalog.skus[:12], 3)
-    if bad:  # a planning bug: check, adjust, check, adjust, ...
+    if plan.misbehaves:  # a planning bug: check, adjust, check, adjust, ...
         return [Step("check_stock", (skus[0],)), Step("update_stock", (skus[0], -1))] * 8
     return [Step("check_stock", (s,)) for s in skus] + [
         Step("update_stock", (skus[0], -1)), Step("check_stock", (skus[0],)),
     ]
 
 
-def _payment(catalog: Catalog, rng: random.Random, bad: bool, index: int) -> list[Step]:
+def _payment(catalog: Catalog, rng: random.Random, plan: Plan) -> list[Step]:
     sku = zipf_pick(rng, catalog.skus)
     product = zipf_pick(rng, list(catalog.products))
     amount = catalog.products[product]
-    fails = 99 if bad else (1 if rng.random() < 0.3 else 0)
-    order = Order(f"ORD-{index:05d}", amount, fails)
-    catalog.orders.append(order)
+    fails = 99 if plan.misbehaves else (1 if rng.random() < 0.3 else 0)
+    order = plan.order = Order(f"ORD-{plan.index:06d}", amount, fails)
     return [
         Step("check_stock", (sku,)), Step("get_product", (product,)),
-        Step("charge_payment", (order.order_id, amount), retries=9 if bad else 2),
+        Step("charge_payment", (order.order_id, amount), retries=9 if plan.misbehaves else 2),
     ]
 
 
-_SCRIPTS: dict[str, Callable[[Catalog, random.Random, bool, int], list[Step]]] = {
+_SCRIPTS: dict[str, Callable[[Catalog, random.Random, Plan], list[Step]]] = {
     "shopping": _shopping,
     "support": _support,
     "research": _research,
