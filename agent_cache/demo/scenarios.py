@@ -1,8 +1,8 @@
 """Agent session scripts for the five seed scenarios, and the interpreter that plays them.
 
-A :class:`Plan` is decided up front from the random seed (which scenario, which user, which
-products, whether this agent misbehaves), so the cached run and the uncached baseline replay
-exactly the same workload. A share of the plans misbehave on purpose:
+A :class:`Plan` is decided by the random seed and the session's number (which scenario,
+which user, which products, whether this agent misbehaves), so the cached run and the
+uncached baseline replay exactly the same workload. A share of the plans misbehave on purpose:
 
 ================  =========================================  ======================
 scenario          misbehaviour                               loop detection sees
