@@ -113,6 +113,10 @@ class CachedTool(ToolBase):
 
         if cache is not None:
             data = cache._data
+            flights = cache._flights
+            lead = cache._lead
+            func = self.func
+            metrics_enabled = tel.metrics_enabled
 
             @functools.wraps(self.func)
             async def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -136,6 +140,9 @@ class CachedTool(ToolBase):
                     if session is not None:
                         session.hits += 1
                     return entry[0]
+                if session is None and key not in flights and not metrics_enabled():
+                    # A plain miss, nobody listening: lead the load with the bare tool.
+                    return await lead(key, partial(func, *args, **kwargs), None)
                 return await miss(cache, key, args, kwargs, session, None)
 
         else:
@@ -191,7 +198,11 @@ class CachedTool(ToolBase):
         if span is not None:  # known now, so a load that raises still says what it was
             span.set_attribute(tn.ATTR_RESULT, tn.RESULT_MISS)
         # partial, not a lambda: closing over args/kwargs would cost every call cells.
-        value, led = await cache.load(key, partial(self.run_body, args, kwargs, tn.RESULT_MISS), span=span)
+        loader = partial(self.run_body, args, kwargs, tn.RESULT_MISS)
+        if key not in cache._flights:  # nobody is loading it: lead directly, one coroutine less
+            value, led = await cache._lead(key, loader, None), True
+        else:
+            value, led = await cache.load(key, loader, span=span)
         if session is not None:
             if led:
                 session.misses += 1

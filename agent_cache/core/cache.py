@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from functools import partial
+from types import CoroutineType
 import logging
 import time
 from typing import Any, Callable, Hashable, Mapping
@@ -219,10 +220,25 @@ class AsyncCache:
         flight = Flight()
         self._flights[key] = flight
         self._stats.misses += 1
-        self._store.lookup(key, _monotonic())  # drops (and counts) an expired entry
+        if key in self._data:
+            self._store.lookup(key, _monotonic())  # drops (and counts) an expired entry
         try:
-            tracer = tel.active_tracer()
-            if tracer is None:
+            remaining = None  # seconds the tier's copy still lives, if it answered
+            tracer = None if tel.otel_trace._TRACER_PROVIDER is None else tel.active_tracer()
+            if tracer is None and self.backend is None and not tel.metrics_enabled():
+                # The common miss, nobody listening: call the loader right here.
+                self._stats.loads += 1
+                try:
+                    value = loader()
+                    if type(value) is CoroutineType or inspect.isawaitable(value):
+                        value = await value
+                except Exception:
+                    self._stats.load_errors += 1
+                    raise
+                from_backend = False
+            elif tracer is None and self.backend is None:
+                value, from_backend = await self._run_loader(loader), False
+            elif tracer is None:
                 value, from_backend, remaining = await self._fetch(key, loader, ttl)
             else:
                 with spans.current_span(tracer, self._load_span_name, self._load_attrs) as span:
@@ -241,7 +257,8 @@ class AsyncCache:
         stored = not flight.stale
         if stored:
             self._store.put(key, value, self._expiry(ttl, remaining))
-        flight.resolve(value)
+        if flight.waiters is not None:
+            flight.resolve(value)
         if stored and self.backend is not None and not from_backend:
             # No await between the fence check above and the backend write starting: a
             # clear() that comes later is queued after it.
@@ -276,21 +293,23 @@ class AsyncCache:
         return await self._run_loader(loader), False, None
 
     async def _run_loader(self, loader: Loader) -> Any:
-        """Run the loader, counted and timed for the histogram."""
-        self._stats.loads += 1
-        started = _perf()
+        """Run the loader, counted, and timed for the histogram when an SDK listens."""
+        stats = self._stats
+        stats.loads += 1
+        timed = tel.metrics_enabled()
+        started = _perf() if timed else 0.0
         try:
             value = loader()
-            if inspect.isawaitable(value):
+            if type(value) is CoroutineType or inspect.isawaitable(value):
                 value = await value
         except Exception as exc:
-            self._stats.load_errors += 1
-            if tel.metrics_enabled():
+            stats.load_errors += 1
+            if timed:
                 attrs = dict(self._load_attrs)
                 attrs[tn.ERROR_TYPE] = spans.error_type(exc)
                 tel.record(tel.load_duration, _perf() - started, attrs)
             raise
-        if tel.metrics_enabled():
+        if timed:
             tel.record(tel.load_duration, _perf() - started, self._load_attrs)
         return value
 
