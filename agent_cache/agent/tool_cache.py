@@ -124,7 +124,9 @@ class CachedTool(ToolBase):
             if global_cache is not None:
                 cache = global_cache
             elif session is not None:
-                cache = session._caches.get(tool) or session.cache_for(tool)
+                cache = session._caches.get(tool)  # not `or`: that would call len(cache)
+                if cache is None:
+                    cache = session.cache_for(tool)
             else:  # session scope outside a session: runs uncached
                 return await run(key, args, kwargs, None, None)
             data = cache._data
