@@ -179,3 +179,18 @@ async def test_agent_tool_on_a_method_with_skip_args():
     await shop.add("u1", "pen")
     await other.get_cart("u1")
     assert other.fetches == 1
+
+
+async def test_a_forced_reload_is_stored_under_the_calls_own_key():
+    from agent_cache import AsyncLRU
+
+    runs = []
+
+    @AsyncLRU()
+    async def fetch(x, *, page=1):
+        runs.append((x, page))
+        return (x, page, len(runs))
+
+    first = await fetch(1, page=2, use_cache=False)
+    assert await fetch(1, page=2) == first  # a hit: use_cache is not part of the key
+    assert runs == [(1, 2)]

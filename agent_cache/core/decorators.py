@@ -37,25 +37,29 @@ def memoize(func: Callable, cache: AsyncCache, skip_args: int) -> Callable:
 
     checks_expiry = cache.default_ttl is not None  # AsyncLRU entries never expire
 
+    async def reload(key: Hashable, args: tuple, kwargs: dict) -> Any:
+        """``use_cache=False``: run the function now and store what it returns."""
+        cache._fence(key)  # must not join (or be overwritten by) an older load
+        return await lead(key, partial(func, *args, **kwargs), None)
+
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         if kwargs:
             use_cache = kwargs.pop("use_cache", True)
             key = _key_for(args, kwargs, skip_args)
+            if not use_cache:
+                return await reload(key, args, kwargs)
         else:
-            use_cache = True
             key = args[skip_args:] if skip_args else args
         try:
             entry = data.get(key)
         except TypeError:  # an unhashable argument: freeze it
             key = freeze(key)
             entry = data.get(key)
-        if entry is not None and use_cache and (not checks_expiry or entry[1] > _monotonic()):
+        if entry is not None and (not checks_expiry or entry[1] > _monotonic()):
             entry[2] = True
             stats.hits += 1
             return entry[0]
-        if not use_cache:
-            cache._fence(key)  # a forced reload must not join (or be overwritten by) an older load
         # partial, not a lambda: a closure over args/kwargs would make them cells, and
         # allocating those cells costs every call, hits included.
         loader = partial(func, *args, **kwargs)
