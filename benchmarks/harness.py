@@ -1,0 +1,120 @@
+"""Timing machinery: interleaved repetitions, medians, and ``n/a`` rows instead of crashes.
+
+Each :class:`Case` knows how to prepare itself once (build and warm a cache) and how to run
+one timed repetition. :func:`run_interleaved` runs repetition 1 of every case, then
+repetition 2 of every case (in a rotated order), and so on, so slow drift of the machine
+(another process waking up, CPU frequency) spreads over all contenders instead of
+penalising whichever ran last. The reported figure is the median.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+Rep = Callable[[], Awaitable["Sample"]]
+
+
+@dataclass
+class Sample:
+    """One repetition: elapsed nanoseconds for ``calls`` operations, plus facts to report."""
+
+    elapsed_ns: int
+    calls: int
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Case:
+    scenario: str
+    contender: str
+    family: str
+    prepare: Callable[[], Awaitable[Rep]]
+    rep: Rep | None = None
+    samples: list[Sample] = field(default_factory=list)
+    error: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    after: Callable[[], Awaitable[dict[str, Any]]] | None = None  # untimed, once, after reps
+
+    @property
+    def ns_per_call(self) -> float | None:
+        if self.error or not self.samples:
+            return None
+        return statistics.median(s.elapsed_ns / s.calls for s in self.samples)
+
+    @property
+    def spread(self) -> float | None:
+        """(max - min) / median of the per-call times: how noisy this row was."""
+        per = [s.elapsed_ns / s.calls for s in self.samples]
+        if self.error or len(per) < 2:
+            return None
+        return (max(per) - min(per)) / statistics.median(per)
+
+
+def _reason(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".replace("\n", " ").replace("|", "/")
+    return text if len(text) <= 90 else text[:87] + "..."
+
+
+def timed_loop(fn: Callable[[Any], Awaitable[Any]]) -> Callable[[list], Awaitable[int]]:
+    """A driver awaiting ``fn(k)`` for each key; returns the elapsed nanoseconds.
+
+    Every contender and floor goes through this same loop, so its own cost (the ``for``, the
+    ``await``) is in every figure and cancels out in the ratios.
+    """
+
+    async def drive(keys: list) -> int:
+        clock = time.perf_counter_ns
+        t0 = clock()
+        for k in keys:
+            await fn(k)
+        return clock() - t0
+
+    return drive
+
+
+async def run_interleaved(cases: list[Case], reps: int, log: Callable[[str], None]) -> None:
+    """Prepare each case, then run ``reps`` rounds over all live cases in rotated order."""
+    for case in cases:
+        try:
+            case.rep = await case.prepare()
+        except Exception as exc:  # a peer lacking a feature is a result, not a crash
+            case.error = _reason(exc)
+            log(f"  {case.contender}: n/a ({case.error})")
+    for r in range(reps):
+        live = [c for c in cases if c.error is None]
+        if not live:
+            return
+        shift = r % len(live)
+        for case in live[shift:] + live[:shift]:
+            gc.collect()
+            try:
+                case.samples.append(await case.rep())  # type: ignore[misc]
+            except Exception as exc:
+                case.error = _reason(exc)
+                log(f"  {case.contender}: failed ({case.error})")
+                if log is print:
+                    traceback.print_exc()
+    for case in cases:
+        if case.samples:
+            merged: dict[str, Any] = {}
+            for s in case.samples:
+                for k, v in s.facts.items():
+                    merged.setdefault(k, []).append(v)
+            case.facts.update({k: _summarise(v) for k, v in merged.items()})
+        if case.after is not None and case.error is None:
+            try:
+                case.facts.update(await case.after())
+            except Exception as exc:
+                case.facts["after"] = _reason(exc)
+
+
+def _summarise(values: list) -> Any:
+    """Numbers → the max over repetitions (a loader count must hold in every round)."""
+    if all(isinstance(v, (int, float)) for v in values):
+        return max(values)
+    return values[-1]
