@@ -1,0 +1,34 @@
+"""agent_cache: an asyncio cache for AI-agent tool calls, instrumented with OpenTelemetry.
+
+Core cache (``AsyncCache``, ``AsyncLRU``, ``AsyncTTL``) and the agent layer
+(``AgentCache``, ``AgentCacheInvalidator``, ``AgentCacheSession``) in one import.
+"""
+
+from ._version import __version__
+from .agent import (
+    AgentCache,
+    AgentCacheInvalidator,
+    AgentCacheSession,
+    AgentLoopDetectedError,
+    get_current_session,
+    get_metrics,
+    reset_global_state,
+)
+from .core import MISSING, AsyncCache, AsyncLRU, AsyncTTL, BatchLoadError, call_key
+
+__all__ = [
+    "AgentCache",
+    "AgentCacheInvalidator",
+    "AgentCacheSession",
+    "AgentLoopDetectedError",
+    "AsyncCache",
+    "AsyncLRU",
+    "AsyncTTL",
+    "BatchLoadError",
+    "MISSING",
+    "__version__",
+    "call_key",
+    "get_current_session",
+    "get_metrics",
+    "reset_global_state",
+]

@@ -1,0 +1,160 @@
+"""``AgentCacheInvalidator``: a mutation tool that invalidates the reads of its resource.
+
+The reference clears the resource once, before the mutation. That leaves a window: a read
+that starts after the clear but before the mutation commits loads the old value and caches
+it. Here the resource is cleared **before and after** the mutation (the second clear runs
+even if the mutation raises or is cancelled), and each clear *fences* loads in flight so
+their results are never stored. Once the mutation has returned or raised, no read returns
+data loaded before it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any, Awaitable, Callable, Hashable, TypeVar
+
+from ..core.keys import freeze, make_key
+from ..telemetry import names as tn
+from ..telemetry import runtime as tel
+from ..telemetry import spans
+from .context import current_session
+from .registry import ResourceGroup, registry
+from .tool_common import ToolBase
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+logger = logging.getLogger("agent_cache")
+
+KeyFn = Callable[[tuple, dict], Hashable]
+
+
+class AgentCacheInvalidator:
+    """Decorator for write tools: invalidate ``resource`` around the mutation.
+
+    ::
+
+        @AgentCacheInvalidator(resource="cart", scope="global")
+        async def add_to_cart(user_id, item): ...
+
+    :param resource: the resource whose cached reads become stale.
+    :param scope: ``"global"`` clears the global caches of the resource; ``"session"`` clears
+        the current session's.
+    :param clear_all: clear every entry of the resource (default). With ``False``, ``key_fn``
+        names the one read to drop.
+    :param key_fn: ``(args, kwargs) -> key`` of the cached read to drop, e.g.
+        ``lambda args, kwargs: call_key(args[0])`` (see :func:`agent_cache.call_key`); a tuple
+        is taken as positional arguments. If it raises, the whole resource is cleared
+        (a warning is logged): stale data is worse than a cold cache.
+    :param name: the tool name on spans and metrics (default: the function's ``__qualname__``).
+    """
+
+    def __init__(
+        self,
+        resource: str,
+        scope: str = "global",
+        clear_all: bool = True,
+        key_fn: KeyFn | None = None,
+        skip_args: int = 0,
+        *,
+        name: str | None = None,
+        record_arguments: bool | None = None,
+    ) -> None:
+        if skip_args:
+            raise TypeError(
+                "skip_args is not supported on AgentCacheInvalidator: it silently produces the "
+                "wrong key. Use key_fn to map the mutation's arguments to the cached read's key."
+            )
+        ToolBase._check_labels(resource, scope)
+        if not isinstance(clear_all, bool):
+            raise TypeError(f"clear_all must be a bool, got {type(clear_all).__name__}")
+        if key_fn is not None and not callable(key_fn):
+            raise TypeError(f"key_fn must be callable (args, kwargs) -> key, got {type(key_fn).__name__}")
+        if not clear_all and key_fn is None:
+            raise ValueError("key_fn is required when clear_all=False (it names the entry to drop)")
+        self.resource = resource
+        self.scope = scope
+        self.clear_all = clear_all
+        self.key_fn = key_fn
+        self.name = name
+        self.record_arguments = record_arguments
+
+    def __call__(self, func: F) -> F:
+        return MutationTool(func, self).wrapper  # type: ignore[return-value]
+
+
+class MutationTool(ToolBase):
+    """The state behind one ``@AgentCacheInvalidator`` function."""
+
+    def __init__(self, func: Callable, config: AgentCacheInvalidator) -> None:
+        super().__init__(func, "AgentCacheInvalidator", config.resource, config.scope, config.name, config.record_arguments)
+        self.clear_all = config.clear_all
+        self.key_fn = config.key_fn
+
+        @functools.wraps(func)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return await self.execute(args, kwargs)
+
+        self.wrapper = self.attach(wrapper)
+
+    async def execute(self, args: tuple, kwargs: dict) -> Any:
+        session = current_session.get()
+        tracer = tel.active_tracer()
+        if tracer is None:
+            return await self._execute(args, kwargs, session, None)
+        attrs = self.span_attributes(session, args, kwargs)
+        with spans.current_span(tracer, self.span_name, attrs) as span:
+            return await self._execute(args, kwargs, session, span)
+
+    async def _execute(self, args: tuple, kwargs: dict, session: Any, span: Any) -> Any:
+        if session is not None:
+            key = make_key(args, kwargs)
+            try:
+                hash(key)
+            except TypeError:
+                key = freeze(key)
+            if session.observe_call(self.tool_name, key, span):
+                self.record_result(span, tn.RESULT_SHORT_CIRCUIT, None)
+                return None
+        group = self._target(session)
+        removed = await self._invalidate(group, args, kwargs)
+        try:
+            value = await self.run_body(args, kwargs, tn.RESULT_BYPASS)
+        finally:
+            removed += await self._invalidate(group, args, kwargs)
+            self._count(session, span, removed)
+        self.record_result(span, tn.RESULT_BYPASS, value)
+        return value
+
+    def _target(self, session: Any) -> ResourceGroup | None:
+        if self.scope == tn.SCOPE_GLOBAL:
+            return registry.groups.get(self.resource)
+        return session.group(self.resource) if session is not None else None
+
+    async def _invalidate(self, group: ResourceGroup | None, args: tuple, kwargs: dict) -> int:
+        if group is None:
+            return 0
+        if self.clear_all:
+            return await group.invalidate()
+        try:
+            key = self.key_fn(args, kwargs)  # type: ignore[misc]
+        except Exception as exc:
+            logger.warning(
+                "agent_cache: key_fn of %s raised %s; clearing all of %r instead",
+                self.tool_name, type(exc).__name__, self.resource,
+            )
+            return await group.invalidate()
+        if not isinstance(key, tuple):
+            key = (key,)
+        return await group.invalidate_key(key)
+
+    def _count(self, session: Any, span: Any, removed: int) -> None:
+        registry.invalidations += 1
+        if session is not None:
+            session.invalidations += 1
+        tel.count_invalidation(self.resource, self.scope)
+        if span is not None:
+            spans.add_event(
+                span,
+                tn.EVENT_INVALIDATION,
+                {tn.ATTR_RESOURCE: self.resource, tn.ATTR_SCOPE: self.scope, tn.ATTR_ENTRIES_REMOVED: removed},
+            )

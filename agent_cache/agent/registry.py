@@ -1,0 +1,110 @@
+"""Process-wide state of the agent layer: resource groups and aggregate counters.
+
+A *resource group* is every cache that holds data of one resource in one scope — one
+cache per cached tool — so an invalidation of ``"cart"`` reaches ``get_cart`` and
+``get_cart_total`` alike. Global groups live here; session groups live in their session.
+The registry is bounded by code (one group per resource name written in the program), and
+:func:`reset_global_state` gives tests a clean slate.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from ..core.cache import AsyncCache
+from ..core.stats import CacheStats
+from ..telemetry import runtime as tel
+
+
+class ResourceGroup:
+    """The caches holding one resource in one scope."""
+
+    __slots__ = ("resource", "scope", "caches")
+
+    def __init__(self, resource: str, scope: str) -> None:
+        self.resource = resource
+        self.scope = scope
+        self.caches: list[AsyncCache] = []
+
+    def add(self, cache: AsyncCache) -> None:
+        self.caches.append(cache)
+
+    async def invalidate(self) -> int:
+        """Clear every cache of the group (memory, in-flight loads, backend); return entries removed."""
+        removed = 0
+        for cache in self.caches:
+            removed += cache._clear_memory()
+        for cache in self.caches:
+            if cache.backend is not None:
+                await cache._backend_clear()
+        return removed
+
+    async def invalidate_key(self, key: Any) -> int:
+        removed = 0
+        for cache in self.caches:
+            removed += await cache.delete(key)
+        return removed
+
+
+class AgentRegistry:
+    """Global resource groups, every cached tool's stats, and agent-level counters."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, ResourceGroup] = {}
+        self.tool_stats: "weakref.WeakSet[CacheStats]" = weakref.WeakSet()
+        self.invalidations = 0
+        self.loop_detections = 0
+
+    def group(self, resource: str, scope: str) -> ResourceGroup:
+        group = self.groups.get(resource)
+        if group is None:
+            group = self.groups[resource] = ResourceGroup(resource, scope)
+        return group
+
+    def metrics(self) -> dict[str, Any]:
+        hits = misses = coalesced = 0
+        for stats in list(self.tool_stats):
+            hits += stats.hits
+            misses += stats.misses
+            coalesced += stats.coalesced
+        requests = hits + misses + coalesced
+        return {
+            "hits": hits,
+            "misses": misses,
+            "coalesced": coalesced,
+            "invalidations": self.invalidations,
+            "loop_detections": self.loop_detections,
+            "hit_rate": hits / requests if requests else 0.0,
+        }
+
+    def reset(self) -> None:
+        for group in self.groups.values():
+            for cache in group.caches:
+                cache.drop_all()
+        for stats in list(self.tool_stats):
+            stats.reset()
+        self.invalidations = 0
+        self.loop_detections = 0
+        tel.reset_counters()
+
+
+registry = AgentRegistry()
+
+
+def get_metrics() -> dict[str, Any]:
+    """Aggregate agent-layer metrics across every session and cached tool.
+
+    ``{'hits', 'misses', 'coalesced', 'invalidations', 'loop_detections', 'hit_rate'}``.
+    """
+    return registry.metrics()
+
+
+def reset_global_state() -> None:
+    """Empty every global agent cache and zero every agent counter. Meant for tests::
+
+        @pytest.fixture(autouse=True)
+        def clean_cache():
+            agent_cache.reset_global_state()
+    """
+    registry.reset()

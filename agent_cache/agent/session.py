@@ -1,0 +1,234 @@
+"""``AgentCacheSession``: one agent run — its session-scoped caches, its tool-call trace and
+its loop detection, and (with an SDK installed) its ``invoke_agent`` span.
+
+Entering the session sets a context variable, so every decorated tool called from this task
+(and tasks it spawns) sees it. Leaving it frees everything session-scoped: caches, trace,
+loop state.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import deque
+from typing import TYPE_CHECKING, Any, Hashable
+
+from ..core.cache import AsyncCache
+from ..telemetry import names as tn
+from ..telemetry import runtime as tel
+from ..telemetry import spans
+from ..core.validation import check_choice, check_positive_int
+from .context import current_session
+from .errors import AgentLoopDetectedError
+from .loops import Finding, LoopDetector
+from .registry import ResourceGroup, registry
+
+if TYPE_CHECKING:
+    from .tool_cache import CachedTool
+
+logger = logging.getLogger("agent_cache")
+
+ON_LOOP_ACTIONS = ("raise", "warn", "short_circuit")
+
+
+class AgentCacheSession:
+    """Scope for one agent run: session caches, execution trace, loop detection.
+
+    ::
+
+        async with AgentCacheSession(session_id="agent-A", max_tool_repeats=3) as session:
+            await get_ticket("T-100")
+            session.get_metrics()        # {'hits': .., 'misses': .., 'invalidations': .., ...}
+            session.get_execution_trace()
+
+    :param session_id: the conversation id (default: a random UUID). On spans only, never
+        on metrics.
+    :param loop_detection: run the repeat / cycle / depth checks on each tool call.
+    :param max_tool_repeats: most calls of one tool with the same arguments.
+    :param max_execution_depth: most tool calls in the session.
+    :param on_loop: ``"raise"`` (:class:`AgentLoopDetectedError`), ``"warn"`` (log and run the
+        call), or ``"short_circuit"`` (skip the call, return the cached value or ``None``).
+    :param name: the agent's name for the ``invoke_agent {name}`` span.
+    :param max_cycle_length: longest tool cycle looked for (A→B is 2).
+    :param trace_limit: most recent calls kept by :meth:`get_execution_trace`.
+    """
+
+    def __init__(
+        self,
+        session_id: str | None = None,
+        loop_detection: bool = True,
+        max_tool_repeats: int = 5,
+        max_execution_depth: int = 50,
+        on_loop: str = "raise",
+        *,
+        name: str | None = None,
+        max_cycle_length: int = 10,
+        trace_limit: int = 10_000,
+    ) -> None:
+        if session_id is not None and not isinstance(session_id, str):
+            raise TypeError(f"session_id must be a str or None, got {type(session_id).__name__}")
+        self.session_id = session_id or str(uuid.uuid4())
+        self.loop_detection = bool(loop_detection)
+        self.max_tool_repeats = check_positive_int("max_tool_repeats", max_tool_repeats)
+        self.max_execution_depth = check_positive_int("max_execution_depth", max_execution_depth)
+        self.on_loop = check_choice("on_loop", on_loop, ON_LOOP_ACTIONS)
+        self.max_cycle_length = check_positive_int("max_cycle_length", max_cycle_length)
+        self.name = name or "agent"
+        self._trace_limit = check_positive_int("trace_limit", trace_limit)
+        self.hits = 0
+        self.misses = 0
+        self.coalesced = 0
+        self.short_circuits = 0
+        self.invalidations = 0
+        self.loop_detections = 0
+        self.tool_calls = 0
+        self._reset_state()
+        self._token: Any = None
+        self._span: Any = None
+        self._span_token: Any = None
+
+    def _reset_state(self) -> None:
+        self._trace: deque[tuple[str, Hashable]] = deque(maxlen=self._trace_limit)
+        self._detector = LoopDetector(self.max_tool_repeats, self.max_execution_depth, self.max_cycle_length)
+        self._caches: dict[Any, AsyncCache] = {}
+        self._groups: dict[str, ResourceGroup] = {}
+
+    # -- context manager ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> "AgentCacheSession":
+        if self._token is not None:
+            raise RuntimeError("this AgentCacheSession is already active; create a new one")
+        self._token = current_session.set(self)
+        tel.session_started()
+        tracer = tel.active_tracer()
+        if tracer is not None:
+            self._span, self._span_token = spans.open_span(
+                tracer,
+                f"{tn.SPAN_INVOKE_AGENT} {self.name}",
+                {
+                    tn.GEN_AI_OPERATION_NAME: tn.OP_INVOKE_AGENT,
+                    tn.GEN_AI_AGENT_NAME: self.name,
+                    tn.GEN_AI_CONVERSATION_ID: self.session_id,
+                },
+            )
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        try:
+            await self._release()
+        finally:
+            try:
+                current_session.reset(self._token)
+            except ValueError:  # exited from another context than it entered
+                current_session.set(None)
+            self._token = None
+            tel.session_ended()
+            if self._span is not None:
+                span, self._span = self._span, None
+                spans.close_span(
+                    span,
+                    self._span_token,
+                    {
+                        tn.ATTR_SESSION_TOOL_CALLS: self.tool_calls,
+                        tn.ATTR_SESSION_HITS: self.hits,
+                        tn.ATTR_SESSION_MISSES: self.misses,
+                    },
+                    exc,
+                )
+        return False
+
+    async def _release(self) -> None:
+        caches = list(self._caches.values())
+        self._reset_state()
+        for cache in caches:
+            cache.drop_all()
+            if cache.backend is not None:
+                await cache._backend_clear()
+
+    # -- public -----------------------------------------------------------------------------------
+
+    def get_execution_trace(self) -> list[tuple[str, Hashable]]:
+        """The ``(tool_name, arguments_key)`` calls made so far in this session, oldest first."""
+        return list(self._trace)
+
+    def get_metrics(self) -> dict[str, Any]:
+        """``{'hits', 'misses', 'coalesced', 'invalidations', 'loop_detections', 'hit_rate', ...}``."""
+        requests = self.hits + self.misses + self.coalesced
+        return {
+            "hits": self.hits,
+            "misses": self.misses,
+            "coalesced": self.coalesced,
+            "short_circuits": self.short_circuits,
+            "invalidations": self.invalidations,
+            "loop_detections": self.loop_detections,
+            "tool_calls": self.tool_calls,
+            "hit_rate": self.hits / requests if requests else 0.0,
+        }
+
+    @property
+    def active(self) -> bool:
+        return self._token is not None
+
+    def __repr__(self) -> str:
+        return f"<AgentCacheSession {self.session_id!r} calls={self.tool_calls} active={self.active}>"
+
+    # -- used by the decorators ----------------------------------------------------------------------
+
+    def cache_for(self, tool: "CachedTool") -> AsyncCache:
+        """This session's cache for a session-scoped tool (created on first use)."""
+        cache = self._caches.get(tool)
+        if cache is None:
+            cache = AsyncCache(
+                maxsize=tool.maxsize,
+                default_ttl=tool.ttl,
+                name=tool.resource,
+                namespace=f"{tool.namespace}/session/{self.session_id}",
+                backend=tool.backend,
+                scope=tn.SCOPE_SESSION,
+                stats=tool.stats,
+            )
+            self._caches[tool] = cache
+            self.group(tool.resource).add(cache)
+        return cache
+
+    def group(self, resource: str) -> ResourceGroup:
+        group = self._groups.get(resource)
+        if group is None:
+            group = self._groups[resource] = ResourceGroup(resource, tn.SCOPE_SESSION)
+        return group
+
+    def observe_call(self, tool: str, key: Hashable, span: Any) -> bool:
+        """Record a tool call and run the loop checks.
+
+        Returns True when the call must be short-circuited; raises
+        :class:`AgentLoopDetectedError` when ``on_loop="raise"``.
+        """
+        self.tool_calls += 1
+        self._trace.append((tool, key))
+        if not self.loop_detection:
+            return False
+        finding = self._detector.observe(tool, key)
+        if finding is None:
+            return False
+        return self._handle_loop(finding, tool, span)
+
+    def _handle_loop(self, finding: Finding, tool: str, span: Any) -> bool:
+        self.loop_detections += 1
+        registry.loop_detections += 1
+        tel.count_loop_detection(finding.kind, self.on_loop, tool)
+        event = {
+            tn.ATTR_LOOP_KIND: finding.kind,
+            tn.ATTR_LOOP_ACTION: self.on_loop,
+            tn.ATTR_LOOP_MESSAGE: finding.message,
+            tn.GEN_AI_TOOL_NAME: tool,
+        }
+        for target in (span, self._span):
+            if target is not None:
+                spans.add_event(target, tn.EVENT_LOOP_DETECTED, event)
+        if self.on_loop == "raise":
+            raise AgentLoopDetectedError(finding.message, kind=finding.kind, tool=tool)
+        if self.on_loop == "warn":
+            logger.warning("Agent loop detected in session %s: %s", self.session_id, finding.message)
+            return False
+        self.short_circuits += 1
+        return True

@@ -1,0 +1,190 @@
+"""``AgentCache``: cache a read-only tool's results, tagged by resource, global or per session."""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any, Awaitable, Callable, Hashable, TypeVar
+
+from ..core.cache import AsyncCache
+from ..core.keys import freeze, make_key
+from ..core.stats import CacheStats
+from ..core.validation import check_maxsize, check_non_negative_int, check_ttl
+from ..telemetry import names as tn
+from ..telemetry import runtime as tel
+from ..telemetry import spans
+from .context import current_session
+from .registry import registry
+from .tool_common import ToolBase
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+_monotonic = time.monotonic
+
+
+class AgentCache:
+    """Decorator: cache an async read-only tool, tagged with the ``resource`` it reads.
+
+    ::
+
+        @AgentCache(resource="cart", scope="global", ttl=60)
+        async def get_cart(user_id): ...
+
+    :param resource: what the tool reads; an :class:`AgentCacheInvalidator` for the same
+        resource drops these entries. Also the ``agent_cache.resource`` metric label.
+    :param scope: ``"global"`` (shared by every session and by calls outside sessions) or
+        ``"session"`` (one cache per :class:`AgentCacheSession`, dropped when it ends; calls
+        outside a session run uncached).
+    :param ttl: seconds an entry lives (``None``: until invalidated or evicted).
+    :param maxsize: most entries for this tool (per session, for session scope).
+    :param skip_args: leading positional arguments left out of the key (``self``, a client).
+    :param backend: a second tier (:class:`~agent_cache.DiskBackend`, Redis) behind memory.
+    :param name: the tool name on spans and metrics (default: the function's ``__qualname__``).
+    :param record_arguments: put arguments and results on spans (default: off, or the
+        ``AGENT_CACHE_RECORD_ARGUMENTS`` environment variable).
+    """
+
+    def __init__(
+        self,
+        resource: str,
+        scope: str = "global",
+        ttl: float | None = None,
+        maxsize: int | None = 128,
+        skip_args: int = 0,
+        backend: Any = None,
+        *,
+        name: str | None = None,
+        record_arguments: bool | None = None,
+    ) -> None:
+        self.resource = resource
+        self.scope = scope
+        self.ttl = check_ttl("ttl", ttl)
+        self.maxsize = check_maxsize("maxsize", maxsize)
+        self.skip_args = check_non_negative_int("skip_args", skip_args)
+        self.backend = backend
+        self.name = name
+        self.record_arguments = record_arguments
+        # Fail at decoration time, not at the first call.
+        ToolBase._check_labels(resource, scope)
+
+    def __call__(self, func: F) -> F:
+        return CachedTool(func, self).wrapper  # type: ignore[return-value]
+
+
+class CachedTool(ToolBase):
+    """The state behind one ``@AgentCache`` function."""
+
+    def __init__(self, func: Callable, config: AgentCache) -> None:
+        super().__init__(func, "AgentCache", config.resource, config.scope, config.name, config.record_arguments)
+        self.ttl = config.ttl
+        self.maxsize = config.maxsize
+        self.skip_args = config.skip_args
+        self.backend = config.backend
+        self.namespace = f"{self.resource}/{self.tool_name}"
+        self.stats = CacheStats(self.resource, self.scope)
+        registry.tool_stats.add(self.stats)
+        self.cache: AsyncCache | None = None
+        if self.scope == tn.SCOPE_GLOBAL:
+            self.cache = AsyncCache(
+                maxsize=self.maxsize,
+                default_ttl=self.ttl,
+                name=self.resource,
+                namespace=self.namespace,
+                backend=self.backend,
+                scope=self.scope,
+                stats=self.stats,
+            )
+            registry.group(self.resource, self.scope).add(self.cache)
+        self.wrapper = self._build_wrapper()
+        tel.track(self.stats, self.wrapper)
+
+    def _build_wrapper(self) -> Callable:
+        skip = self.skip_args
+        stats = self.stats
+        execute = self.execute
+        get_session = current_session.get
+        active_tracer = tel.active_tracer
+        cache = self.cache
+        data = cache._data if cache is not None else None
+        move_to_end = data.move_to_end if data is not None else None
+
+        if data is not None:
+
+            @functools.wraps(self.func)
+            async def wrapper(*args: Any, **kwargs: Any) -> Any:
+                key = make_key(args[skip:], kwargs) if (kwargs or skip) else args
+                session = get_session()
+                if session is None and active_tracer() is None:
+                    # The hot path: a global hit outside any session, with no SDK listening.
+                    try:
+                        entry = data.get(key)
+                    except TypeError:
+                        key = freeze(key)
+                        entry = data.get(key)
+                    if entry is not None and entry[1] > _monotonic():
+                        move_to_end(key)
+                        stats.hits += 1
+                        return entry[0]
+                return await execute(key, args, kwargs, session)
+
+        else:
+
+            @functools.wraps(self.func)
+            async def wrapper(*args: Any, **kwargs: Any) -> Any:
+                key = make_key(args[skip:], kwargs) if (kwargs or skip) else args
+                return await execute(key, args, kwargs, get_session())
+
+        wrapper.get_metrics = stats.as_dict  # type: ignore[attr-defined]
+        wrapper.cache = cache  # type: ignore[attr-defined]
+        return self.attach(wrapper)
+
+    async def execute(self, key: Hashable, args: tuple, kwargs: dict, session: Any) -> Any:
+        tracer = tel.active_tracer()
+        if tracer is None:
+            return await self._execute(key, args, kwargs, session, None)
+        attrs = self.span_attributes(session, args, kwargs)
+        with spans.current_span(tracer, self.span_name, attrs) as span:
+            return await self._execute(key, args, kwargs, session, span)
+
+    async def _execute(self, key: Hashable, args: tuple, kwargs: dict, session: Any, span: Any) -> Any:
+        try:
+            hash(key)
+        except TypeError:
+            key = freeze(key)
+        cache = self.cache
+        if session is not None:
+            if session.observe_call(self.tool_name, key, span):
+                return self._short_circuit(key, session, span)
+            if cache is None:
+                cache = session.cache_for(self)
+        elif cache is None:  # session scope, but no session: nothing to scope the entry to
+            self.stats.bypasses += 1
+            value = await self.run_body(args, kwargs, tn.RESULT_BYPASS)
+            self.record_result(span, tn.RESULT_BYPASS, value)
+            return value
+        entry = cache._data.get(key)
+        if entry is not None and entry[1] > _monotonic():
+            cache._data.move_to_end(key)
+            self.stats.hits += 1
+            if session is not None:
+                session.hits += 1
+            self.record_result(span, tn.RESULT_HIT, entry[0])
+            return entry[0]
+        value, led = await cache.load(
+            key, lambda: self.run_body(args, kwargs, tn.RESULT_MISS), span=span
+        )
+        result = tn.RESULT_MISS if led else tn.RESULT_COALESCED
+        if session is not None:
+            if led:
+                session.misses += 1
+            else:
+                session.coalesced += 1
+        self.record_result(span, result, value)
+        return value
+
+    def _short_circuit(self, key: Hashable, session: Any, span: Any) -> Any:
+        self.stats.short_circuits += 1
+        cache = self.cache if self.cache is not None else session.cache_for(self)
+        value = cache.peek(key, None)
+        self.record_result(span, tn.RESULT_SHORT_CIRCUIT, value)
+        return value
+

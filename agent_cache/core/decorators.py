@@ -1,0 +1,130 @@
+"""``AsyncLRU`` and ``AsyncTTL``: memoize an ``async def`` with an :class:`AsyncCache`.
+
+The wrapper's hit path is inlined (no extra coroutine, no key object for positional
+hashable arguments) so a hit costs little more than the dict lookup itself; misses go
+through the cache's single-flight loader.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any, Awaitable, Callable, Hashable, TypeVar
+
+from ..telemetry import names as tn
+from .cache import AsyncCache
+from .keys import freeze, make_key
+from .validation import check_coroutine_function, check_maxsize, check_non_negative_int, check_ttl
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+_monotonic = time.monotonic
+
+
+def _key_for(args: tuple, kwargs: dict, skip: int) -> Hashable:
+    """The key for a call (the slow path: keyword or unhashable arguments)."""
+    return make_key(args[skip:] if skip else args, kwargs)
+
+
+def memoize(func: Callable, cache: AsyncCache, skip_args: int) -> Callable:
+    """Wrap ``func`` so calls are answered from ``cache``; shared by both decorators."""
+    data = cache._data
+    move_to_end = data.move_to_end
+    stats = cache._stats
+    load = cache.load
+
+    @functools.wraps(func)
+    async def wrapper(*args: Any, use_cache: bool = True, **kwargs: Any) -> Any:
+        if kwargs or skip_args:
+            key = _key_for(args, kwargs, skip_args)
+        else:
+            key = args
+        try:
+            entry = data.get(key)
+        except TypeError:  # an unhashable argument: freeze it
+            key = freeze(key)
+            entry = data.get(key)
+        if entry is not None and use_cache and entry[1] > _monotonic():
+            move_to_end(key)
+            stats.hits += 1
+            return entry[0]
+        if not use_cache:
+            cache._fence(key)  # a forced reload must not join (or be overwritten by) an older load
+        value, _ = await load(key, lambda: func(*args, **kwargs))
+        return value
+
+    def invalidate_cache(*args: Any, **kwargs: Any) -> bool:
+        """Drop the entry for these arguments (the ones that make the key, after skip_args)."""
+        key = make_key(args, kwargs)
+        cache._fence(key)
+        return cache._store.discard(key)
+
+    def clear_cache() -> int:
+        """Drop every entry; return how many."""
+        return cache.clear()
+
+    wrapper.get_metrics = cache.get_metrics  # type: ignore[attr-defined]
+    wrapper.invalidate_cache = invalidate_cache  # type: ignore[attr-defined]
+    wrapper.clear_cache = clear_cache  # type: ignore[attr-defined]
+    wrapper.cache = cache  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _qualname(func: Callable) -> str:
+    return f"{func.__module__}.{getattr(func, '__qualname__', func.__name__)}"
+
+
+class AsyncLRU:
+    """Memoize an ``async def`` keeping the ``maxsize`` most recently used results.
+
+    ::
+
+        @AsyncLRU(maxsize=128)
+        async def fetch(user_id): ...
+
+        await fetch(1)                    # loads
+        await fetch(1)                    # cached
+        await fetch(1, use_cache=False)   # forces a reload
+        fetch.invalidate_cache(1); fetch.clear_cache(); fetch.get_metrics()
+
+    ``skip_args=1`` leaves ``self`` out of the key for methods. ``name`` labels metrics
+    (default: the function's qualified name).
+    """
+
+    __slots__ = ("maxsize", "skip_args", "name", "ttl")
+
+    def __init__(self, maxsize: int | None = 128, skip_args: int = 0, *, name: str | None = None) -> None:
+        self.maxsize = check_maxsize("maxsize", maxsize)
+        self.skip_args = check_non_negative_int("skip_args", skip_args)
+        self.name = name
+        self.ttl: float | None = None
+
+    def __call__(self, func: F) -> F:
+        check_coroutine_function(type(self).__name__, func)
+        cache = AsyncCache(
+            maxsize=self.maxsize, default_ttl=self.ttl, name=self.name or _qualname(func), scope=tn.SCOPE_CACHE
+        )
+        return memoize(func, cache, self.skip_args)  # type: ignore[return-value]
+
+
+class AsyncTTL(AsyncLRU):
+    """Memoize an ``async def``; each result lives ``time_to_live`` seconds (``None``: forever).
+
+    ::
+
+        @AsyncTTL(time_to_live=60, maxsize=1024, skip_args=1)
+        async def method(self, arg): ...
+    """
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        time_to_live: float | None = 60,
+        maxsize: int | None = 1024,
+        skip_args: int = 0,
+        *,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(maxsize=maxsize, skip_args=skip_args, name=name)
+        self.ttl = check_ttl("time_to_live", time_to_live)

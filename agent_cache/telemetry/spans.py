@@ -1,0 +1,98 @@
+"""Span helpers: the only place that starts spans, so names and error handling stay uniform."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+from opentelemetry import trace as otel_trace
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+
+from . import names as n
+
+logger = logging.getLogger("agent_cache.telemetry")
+
+
+@contextmanager
+def current_span(
+    tracer: Any,
+    name: str,
+    attributes: dict[str, Any],
+    links: Sequence[Any] | None = None,
+) -> Iterator[Any]:
+    """Start an INTERNAL span as the current one; on an exception set ERROR + ``error.type``."""
+    with tracer.start_as_current_span(
+        name,
+        kind=SpanKind.INTERNAL,
+        attributes=attributes,
+        links=[Link(c) for c in links] if links else None,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            yield span
+        except BaseException as exc:
+            mark_error(span, exc)
+            raise
+
+
+def mark_error(span: Any, exc: BaseException) -> None:
+    """Record an exception on ``span`` by type only (messages may carry secrets)."""
+    try:
+        span.set_attribute(n.ERROR_TYPE, error_type(exc))
+        span.set_status(Status(StatusCode.ERROR))
+    except Exception:
+        logger.debug("agent_cache: could not mark span error", exc_info=True)
+
+
+def error_type(exc: BaseException) -> str:
+    cls = type(exc)
+    module = cls.__module__
+    return cls.__qualname__ if module in ("builtins", "asyncio.exceptions") else f"{module}.{cls.__qualname__}"
+
+
+def add_event(span: Any, name: str, attributes: dict[str, Any]) -> None:
+    try:
+        span.add_event(name, attributes)
+    except Exception:
+        logger.debug("agent_cache: could not add span event", exc_info=True)
+
+
+def add_link(span: Any, span_context: Any) -> None:
+    """Link ``span`` to another (a coalesced waiter to the load it shared)."""
+    if span_context is None:
+        return
+    try:
+        span.add_link(span_context)
+    except Exception:
+        logger.debug("agent_cache: could not add span link", exc_info=True)
+
+
+def current_span_context() -> Any:
+    ctx = otel_trace.get_current_span().get_span_context()
+    return ctx if ctx.is_valid else None
+
+
+def open_span(tracer: Any, name: str, attributes: dict[str, Any]) -> tuple[Any, Any]:
+    """Start a span and make it current until :func:`close_span` (for ``__aenter__``/``__aexit__``)."""
+    from opentelemetry import context as otel_context
+
+    span = tracer.start_span(name, kind=SpanKind.INTERNAL, attributes=attributes)
+    token = otel_context.attach(otel_trace.set_span_in_context(span))
+    return span, token
+
+
+def close_span(span: Any, token: Any, attributes: dict[str, Any], exc: BaseException | None) -> None:
+    from opentelemetry import context as otel_context
+
+    try:
+        span.set_attributes(attributes)
+        if exc is not None:
+            mark_error(span, exc)
+    finally:
+        try:
+            otel_context.detach(token)
+        except Exception:  # detached in another context: the span still ends
+            logger.debug("agent_cache: could not detach session context", exc_info=True)
+        span.end()

@@ -1,0 +1,124 @@
+"""Fixtures for telemetry tests: the real OpenTelemetry SDK with in-memory exporters.
+
+The API's global providers can be set only once per process; between tests we put them
+back to "unset" so every other test runs the library's no-SDK path, as users without an
+SDK do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from opentelemetry import metrics as otel_metrics
+from opentelemetry import trace as otel_trace
+from opentelemetry.metrics import _internal as metrics_internal
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.util._once import Once
+
+import agent_cache
+
+
+def install_providers(tracer_provider: Any, meter_provider: Any) -> None:
+    otel_trace._TRACER_PROVIDER_SET_ONCE = Once()
+    otel_trace._TRACER_PROVIDER = None
+    metrics_internal._METER_PROVIDER_SET_ONCE = Once()
+    metrics_internal._METER_PROVIDER = None
+    if tracer_provider is not None:
+        otel_trace.set_tracer_provider(tracer_provider)
+    if meter_provider is not None:
+        otel_metrics.set_meter_provider(meter_provider)
+
+
+def uninstall_providers() -> None:
+    otel_trace._TRACER_PROVIDER_SET_ONCE = Once()
+    otel_trace._TRACER_PROVIDER = None
+    metrics_internal._METER_PROVIDER_SET_ONCE = Once()
+    metrics_internal._METER_PROVIDER = None
+
+
+@dataclass
+class Otel:
+    exporter: InMemorySpanExporter
+    reader: InMemoryMetricReader
+    tracer_provider: TracerProvider
+    meter_provider: MeterProvider
+
+    def spans(self) -> list[ReadableSpan]:
+        return list(self.exporter.get_finished_spans())
+
+    def span(self, name: str) -> ReadableSpan:
+        found = [s for s in self.spans() if s.name == name]
+        assert len(found) == 1, f"expected one span {name!r}, got {[s.name for s in self.spans()]}"
+        return found[0]
+
+    def points(self, metric: str) -> list[tuple[dict, Any]]:
+        """``[(attributes, point)]`` for one metric, from a fresh collection."""
+        data = self.reader.get_metrics_data()
+        out = []
+        for rm in data.resource_metrics if data else ():
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    if m.name == metric:
+                        out.extend((dict(p.attributes), p) for p in m.data.data_points)
+        return out
+
+    def values(self, metric: str) -> dict[tuple, Any]:
+        """``{sorted attribute items: value}`` for a sum metric."""
+        return {tuple(sorted(a.items())): p.value for a, p in self.points(metric)}
+
+    def all_metrics(self) -> dict[str, list[tuple[dict, Any]]]:
+        data = self.reader.get_metrics_data()
+        out: dict[str, list] = {}
+        for rm in data.resource_metrics if data else ():
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    out.setdefault(m.name, []).extend((dict(p.attributes), p) for p in m.data.data_points)
+        return out
+
+
+@pytest.fixture(autouse=True)
+def _clean_agent_state():
+    agent_cache.reset_global_state()
+    yield
+    agent_cache.reset_global_state()
+
+
+@pytest.fixture
+def otel():
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    install_providers(tracer_provider, meter_provider)
+    try:
+        yield Otel(exporter, reader, tracer_provider, meter_provider)
+    finally:
+        uninstall_providers()
+        tracer_provider.shutdown()
+        meter_provider.shutdown()
+
+
+def tree(spans: list[ReadableSpan]) -> list[str]:
+    """Render spans as indented lines ``name [result]`` in start order (for assertions)."""
+    by_parent: dict[Any, list[ReadableSpan]] = {}
+    ids = {s.context.span_id for s in spans}
+    for s in sorted(spans, key=lambda s: s.start_time):
+        parent = s.parent.span_id if s.parent is not None and s.parent.span_id in ids else None
+        by_parent.setdefault(parent, []).append(s)
+    lines: list[str] = []
+
+    def walk(parent: Any, depth: int) -> None:
+        for s in by_parent.get(parent, []):
+            result = s.attributes.get("agent_cache.result")
+            lines.append("  " * depth + s.name + (f" [{result}]" if result else ""))
+            walk(s.context.span_id, depth + 1)
+
+    walk(None, 0)
+    return lines
