@@ -34,13 +34,27 @@ class Params:
     churn_space: int = 1_000_000
     churn_maxsize: int = 10_000
     batch_keys: int = 1_000
-    sdk_calls: int = 20_000
+    sdk_calls: int = 10_000
     seed: int = 5
+    # A contender slower than budget_s per repetition at the full size runs fewer calls
+    # (never fewer than min_calls, and for churn never fewer than 3 × maxsize): a steady
+    # state costs the same per call, and cashews would otherwise take minutes alone.
+    budget_s: float = 0.4
+    min_calls: int = 10_000
 
     @classmethod
     def quick(cls) -> "Params":
         return cls(reps=3, hot_calls=3_000, churn_calls=4_000, churn_maxsize=1_000,
-                   sdk_calls=1_000)
+                   sdk_calls=1_000, budget_s=0.05, min_calls=1_000)
+
+    def calls(self, probe_ns: int, probe_calls: int, total: int, at_least: int = 0) -> int:
+        """How many of ``total`` calls fit the budget, from a probe's timing."""
+        per_call = max(probe_ns / probe_calls, 1.0)
+        fit = int(self.budget_s * 1e9 / per_call)
+        return min(total, max(fit, self.min_calls, at_least))
+
+
+PROBE = 1_000
 
 
 @dataclass
@@ -112,19 +126,30 @@ def _hit_case(scenario: str, c: C.Contender, p: Params, calls: list | None = Non
             for k in warm:
                 await fn(k)
 
-        async def rep() -> Sample:
-            ctx = context() if context else contextlib.nullcontext()
-            async with ctx:
+        async def timed(some: list) -> tuple[int, int]:
+            async with (context() if context else contextlib.nullcontext()):
                 if warm_inside:
                     for k in warm:
                         await fn(k)
                 before = ran[0]
-                ns = await drive(keys)
-            return Sample(ns, len(keys), {"body runs": ran[0] - before})
+                ns = await drive(some)
+            return ns, ran[0] - before
+
+        probe_ns, _ = await timed(keys[:PROBE])
+        n = p.calls(probe_ns, min(PROBE, len(keys)), len(keys))
+        used = keys[:n]
+
+        async def rep() -> Sample:
+            ns, runs = await timed(used)
+            return Sample(ns, n, {"body runs": runs, **_calls_fact(n, len(keys))})
 
         return rep
 
     return Case(scenario, c.name, c.family, prepare)
+
+
+def _calls_fact(n: int, total: int) -> dict[str, Any]:
+    return {"calls": n} if n < total else {}
 
 
 def hot_hit(p: Params) -> Scenario:
@@ -162,13 +187,20 @@ def kwargs_hit(p: Params) -> Scenario:
                 for kw in warm:
                     await fn(**kw)
 
+                async def timed(some: list[dict]) -> int:
+                    t0 = _clock()
+                    for kw in some:
+                        await fn(**kw)
+                    return _clock() - t0
+
+                n = p.calls(await timed(calls_kw[:PROBE]), PROBE, len(calls_kw))
+                used = calls_kw[:n]
+
                 async def rep() -> Sample:
                     before = ran[0]
-                    t0 = _clock()
-                    for kw in calls_kw:
-                        await fn(**kw)
-                    ns = _clock() - t0
-                    return Sample(ns, len(calls_kw), {"body runs": ran[0] - before})
+                    ns = await timed(used)
+                    facts = {"body runs": ran[0] - before, **_calls_fact(n, len(calls_kw))}
+                    return Sample(ns, n, facts)
 
                 return rep
 
@@ -233,19 +265,23 @@ def churn(p: Params) -> Scenario:
     cases = []
     for c in rows:
         def make(c=c):
+            used: list[int] = []
+
             async def prepare():
-                c.build(counting_body("probe")[0], p.churn_maxsize)
+                probe = timed_loop(c.build(counting_body("probe")[0], p.churn_maxsize))
+                n = p.calls(await probe(keys[:PROBE]), PROBE, len(keys), 3 * p.churn_maxsize)
+                used[:] = keys[:n]
 
                 async def rep() -> Sample:
                     body, ran = counting_body(f"churn_{c.name}")
                     fn = c.build(body, p.churn_maxsize)
-                    ns = await timed_loop(fn)(keys)
-                    return Sample(ns, len(keys), {"body runs": ran[0]})
+                    ns = await timed_loop(fn)(used)
+                    return Sample(ns, n, {"body runs": ran[0], **_calls_fact(n, len(keys))})
 
                 return rep
 
             case = Case("churn", c.name, c.family, prepare)
-            case.after = lambda c=c: retained_memory(c, keys, p.churn_maxsize)
+            case.after = lambda c=c: retained_memory(c, used, p.churn_maxsize)
             return case
 
         cases.append(make())
@@ -283,13 +319,16 @@ async def retained_memory(c: C.Contender, keys: list, maxsize: int) -> dict[str,
 def batching(p: Params) -> Scenario:
     cases = [
         _batch_case("dataloader", C.FLOOR, p, _dataloader_get),
-        _batch_case("agent_cache.AsyncCache.get", C.OURS, p, _ac_batch_get),
-        _batch_case("async-cache.AsyncCache.get", C.PEER, p, _asynccache_batch_get),
+        _batch_case(AC_BATCH, C.OURS, p, _ac_batch_get),
+        _batch_case("async-cache.AsyncCache.get(batch_loader=)", C.PEER, p, _asynccache_batch_get),
     ]
     return Scenario(
         "batching", f"Batching: {p.batch_keys:,} concurrent distinct keys, batch_loader, "
         "window 5 ms, max batch 100 (ns/key = wall / keys)", "dataloader", cases,
     )
+
+
+AC_BATCH = "agent_cache.AsyncCache.get(batch_loader=)"
 
 
 def _dataloader_get(batch_fn):
@@ -368,6 +407,9 @@ def agent_hit(p: Params, key: str = "agent-hit", sdk: Any = None) -> Scenario:
             cases.insert(2, _hit_case(key, c, p, calls, context=sdk.parent_span))
         for case in cases:
             case.after = _span_counter(sdk, case)
+    if sdk is not None:
+        title += ("; spans/call counts an extra untimed repetition, so it includes the "
+                  "session's own span and, for scope=session, the warm-up misses' spans")
     return Scenario(key, title, floor, cases)
 
 
