@@ -42,7 +42,7 @@ def _build(path: str, p: S.Params):
         otel_sdk.SDK()
     fn = builders[path].build(body, p.hot_maxsize)
     ctx = S.agent_session if "session" in path else None
-    return fn, keys, ctx, False
+    return fn, keys[: p.sdk_calls] if path.startswith("sdk") else keys, ctx, False
 
 
 async def spin(path: str, seconds: float) -> None:
