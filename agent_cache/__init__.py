@@ -14,6 +14,7 @@ from .agent import (
     get_metrics,
     reset_global_state,
 )
+from .backends import DiskBackend, JsonCodec, MemoryBackend, SignedPickleCodec
 from .core import MISSING, AsyncCache, AsyncLRU, AsyncTTL, BatchLoadError, call_key
 
 __all__ = [
@@ -25,6 +26,10 @@ __all__ = [
     "AsyncLRU",
     "AsyncTTL",
     "BatchLoadError",
+    "DiskBackend",
+    "JsonCodec",
+    "MemoryBackend",
+    "SignedPickleCodec",
     "MISSING",
     "__version__",
     "call_key",

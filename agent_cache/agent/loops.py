@@ -1,4 +1,4 @@
-"""Loop detection over a session's tool calls, in O(1) amortised work per call.
+"""A session's call log: the tool-call trace and loop detection, in O(1) amortised per call.
 
 Three checks, in this order, on every recorded call:
 
@@ -18,6 +18,7 @@ so each call touches a handful of entries, not the window.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Hashable, NamedTuple
 
 from ..telemetry import names as tn
@@ -28,13 +29,18 @@ class Finding(NamedTuple):
     message: str
 
 
-class LoopDetector:
+class CallLog:
+    """Every tool call of one session, and the loop checks run on each."""
+
     __slots__ = (
+        "detect",
         "max_repeats",
         "max_depth",
         "max_cycle",
         "count",
+        "trace",
         "names",
+        "base",
         "repeats",
         "recent",
         "run_start",
@@ -42,27 +48,51 @@ class LoopDetector:
         "same_run",
     )
 
-    def __init__(self, max_repeats: int, max_depth: int, max_cycle: int = 10) -> None:
+    def __init__(
+        self, detect: bool, max_repeats: int, max_depth: int, max_cycle: int, trace_limit: int
+    ) -> None:
+        self.detect = detect
         self.max_repeats = max_repeats
         self.max_depth = max_depth
         self.max_cycle = max_cycle
         self.count = 0
-        self.names: list[str] = []
+        self.trace: deque[tuple[str, Hashable]] = deque(maxlen=trace_limit)
+        self.names: list[str] = []  # tool names from absolute position `base` on
+        self.base = 0
         self.repeats: dict[tuple[str, Hashable], int] = {}
         self.recent: dict[str, list[int]] = {}  # tool -> its positions within the window
         self.run_start: dict[int, int] = {}  # distance L -> first position of the current run
         self.last_match: dict[int, int] = {}  # distance L -> last position that matched at L
         self.same_run = 0  # how many calls in a row, ending now, were of the same tool
 
-    def observe(self, tool: str, key: Hashable) -> Finding | None:
-        """Record one call; return what it trips, if anything."""
+    def record(self, tool: str, key: Hashable) -> Finding | None:
+        """Log one call; return the loop it closes, if any (only when detection is on)."""
         n = self.count
         self.count = n + 1
-        self.names.append(tool)
         call = (tool, key)
+        self.trace.append(call)
+        if not self.detect:
+            return None
+        names = self.names
+        previous = names[-1] if names else None
+        names.append(tool)
         repeats = self.repeats.get(call, 0) + 1
         self.repeats[call] = repeats
-        cycle = self._track_cycles(tool, n)
+        # Cycle bookkeeping runs on every call, even one that trips another check.
+        if previous == tool and self.same_run >= self.max_cycle:
+            self.same_run += 1  # deep in a one-tool streak: no cycle can end here
+            cycle = None
+        else:
+            if previous != tool and self.same_run > self.max_cycle:
+                # The streak whose bookkeeping we skipped just ended: its last `window`
+                # positions are all `previous`, which is all later checks can look at.
+                self.recent[previous] = list(range(n - self.max_cycle, n))
+            self.same_run = self.same_run + 1 if previous == tool else 1
+            cycle = self._track_cycles(tool, n)
+        if len(names) > 8 * self.max_cycle:  # keep only what cycle checks can look at
+            drop = len(names) - 2 * self.max_cycle
+            del names[:drop]
+            self.base += drop
         if n + 1 > self.max_depth:
             return Finding(tn.LOOP_MAX_DEPTH, f"Execution depth exceeded: {n + 1} > {self.max_depth}")
         if repeats > self.max_repeats:
@@ -76,12 +106,6 @@ class LoopDetector:
 
     def _track_cycles(self, tool: str, n: int) -> list[str] | None:
         window = self.max_cycle
-        names = self.names
-        self.same_run = self.same_run + 1 if n and names[n - 1] == tool else 1
-        if self.same_run > window:
-            # A block of <= window calls ending inside such a streak is all one tool: it
-            # can't be a cycle, and the streak's start can't match the tool after it.
-            return None
         earlier = self.recent.get(tool)
         if not earlier:
             self.recent[tool] = [n]
@@ -106,4 +130,7 @@ class LoopDetector:
                     found = distance
         kept.append(n)
         self.recent[tool] = kept
-        return names[n - found + 1 : n + 1] if found else None
+        if not found:
+            return None
+        end = n + 1 - self.base
+        return self.names[end - found : end]

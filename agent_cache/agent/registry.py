@@ -25,24 +25,27 @@ class ResourceGroup:
     def __init__(self, resource: str, scope: str) -> None:
         self.resource = resource
         self.scope = scope
-        self.caches: list[AsyncCache] = []
+        # Weak: a tool defined in a short-lived scope (a test, a plugin) must not keep its
+        # cache alive here, nor slow down every later invalidation of the resource.
+        self.caches: "weakref.WeakSet[AsyncCache]" = weakref.WeakSet()
 
     def add(self, cache: AsyncCache) -> None:
-        self.caches.append(cache)
+        self.caches.add(cache)
 
     async def invalidate(self) -> int:
         """Clear every cache of the group (memory, in-flight loads, backend); return entries removed."""
+        caches = list(self.caches)
         removed = 0
-        for cache in self.caches:
+        for cache in caches:
             removed += cache._clear_memory()
-        for cache in self.caches:
+        for cache in caches:
             if cache.backend is not None:
                 await cache._backend_clear()
         return removed
 
     async def invalidate_key(self, key: Any) -> int:
         removed = 0
-        for cache in self.caches:
+        for cache in list(self.caches):
             removed += await cache.delete(key)
         return removed
 
@@ -80,7 +83,7 @@ class AgentRegistry:
 
     def reset(self) -> None:
         for group in self.groups.values():
-            for cache in group.caches:
+            for cache in list(group.caches):
                 cache.drop_all()
         for stats in list(self.tool_stats):
             stats.reset()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections import deque
 from typing import TYPE_CHECKING, Any, Hashable
 
 from ..core.cache import AsyncCache
@@ -20,7 +19,7 @@ from ..telemetry import spans
 from ..core.validation import check_choice, check_positive_int
 from .context import current_session
 from .errors import AgentLoopDetectedError
-from .loops import Finding, LoopDetector
+from .loops import CallLog, Finding
 from .registry import ResourceGroup, registry
 
 if TYPE_CHECKING:
@@ -81,15 +80,20 @@ class AgentCacheSession:
         self.short_circuits = 0
         self.invalidations = 0
         self.loop_detections = 0
-        self.tool_calls = 0
         self._reset_state()
+        self._tool_calls_before_exit = 0
         self._token: Any = None
         self._span: Any = None
         self._span_token: Any = None
 
     def _reset_state(self) -> None:
-        self._trace: deque[tuple[str, Hashable]] = deque(maxlen=self._trace_limit)
-        self._detector = LoopDetector(self.max_tool_repeats, self.max_execution_depth, self.max_cycle_length)
+        self.calls = CallLog(
+            self.loop_detection,
+            self.max_tool_repeats,
+            self.max_execution_depth,
+            self.max_cycle_length,
+            self._trace_limit,
+        )
         self._caches: dict[Any, AsyncCache] = {}
         self._groups: dict[str, ResourceGroup] = {}
 
@@ -139,6 +143,7 @@ class AgentCacheSession:
 
     async def _release(self) -> None:
         caches = list(self._caches.values())
+        self._tool_calls_before_exit = self.calls.count
         self._reset_state()
         for cache in caches:
             cache.drop_all()
@@ -149,7 +154,7 @@ class AgentCacheSession:
 
     def get_execution_trace(self) -> list[tuple[str, Hashable]]:
         """The ``(tool_name, arguments_key)`` calls made so far in this session, oldest first."""
-        return list(self._trace)
+        return list(self.calls.trace)
 
     def get_metrics(self) -> dict[str, Any]:
         """``{'hits', 'misses', 'coalesced', 'invalidations', 'loop_detections', 'hit_rate', ...}``."""
@@ -164,6 +169,11 @@ class AgentCacheSession:
             "tool_calls": self.tool_calls,
             "hit_rate": self.hits / requests if requests else 0.0,
         }
+
+    @property
+    def tool_calls(self) -> int:
+        """Tool calls made in this session (kept after it ends)."""
+        return self.calls.count or self._tool_calls_before_exit
 
     @property
     def active(self) -> bool:
@@ -203,16 +213,10 @@ class AgentCacheSession:
         Returns True when the call must be short-circuited; raises
         :class:`AgentLoopDetectedError` when ``on_loop="raise"``.
         """
-        self.tool_calls += 1
-        self._trace.append((tool, key))
-        if not self.loop_detection:
-            return False
-        finding = self._detector.observe(tool, key)
-        if finding is None:
-            return False
-        return self._handle_loop(finding, tool, span)
+        finding = self.calls.record(tool, key)
+        return finding is not None and self.handle_loop(finding, tool, span)
 
-    def _handle_loop(self, finding: Finding, tool: str, span: Any) -> bool:
+    def handle_loop(self, finding: Finding, tool: str, span: Any) -> bool:
         self.loop_detections += 1
         registry.loop_detections += 1
         tel.count_loop_detection(finding.kind, self.on_loop, tool)

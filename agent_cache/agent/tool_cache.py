@@ -101,11 +101,12 @@ class CachedTool(ToolBase):
         skip = self.skip_args
         stats = self.stats
         execute = self.execute
+        run = self._execute
         get_session = current_session.get
         active_tracer = tel.active_tracer
+        trace_api = tel.otel_trace
         cache = self.cache
         data = cache._data if cache is not None else None
-        move_to_end = data.move_to_end if data is not None else None
 
         if data is not None:
 
@@ -113,25 +114,30 @@ class CachedTool(ToolBase):
             async def wrapper(*args: Any, **kwargs: Any) -> Any:
                 key = make_key(args[skip:], kwargs) if (kwargs or skip) else args
                 session = get_session()
-                if session is None and active_tracer() is None:
-                    # The hot path: a global hit outside any session, with no SDK listening.
-                    try:
-                        entry = data.get(key)
-                    except TypeError:
-                        key = freeze(key)
-                        entry = data.get(key)
-                    if entry is not None and entry[1] > _monotonic():
-                        move_to_end(key)
-                        stats.hits += 1
-                        return entry[0]
-                return await execute(key, args, kwargs, session)
+                if trace_api._TRACER_PROVIDER is not None and active_tracer() is not None:
+                    return await execute(key, args, kwargs, session)
+                if session is not None:
+                    return await run(key, args, kwargs, session, None)
+                # The hot path: a global hit outside any session, with no SDK listening.
+                try:
+                    entry = data.get(key)
+                except TypeError:
+                    key = freeze(key)
+                    entry = data.get(key)
+                if entry is not None and entry[1] > _monotonic():
+                    entry[2] = True
+                    stats.hits += 1
+                    return entry[0]
+                return await run(key, args, kwargs, None, None)
 
         else:
 
             @functools.wraps(self.func)
             async def wrapper(*args: Any, **kwargs: Any) -> Any:
                 key = make_key(args[skip:], kwargs) if (kwargs or skip) else args
-                return await execute(key, args, kwargs, get_session())
+                if trace_api._TRACER_PROVIDER is not None and active_tracer() is not None:
+                    return await execute(key, args, kwargs, get_session())
+                return await run(key, args, kwargs, get_session(), None)
 
         wrapper.get_metrics = stats.as_dict  # type: ignore[attr-defined]
         wrapper.cache = cache  # type: ignore[attr-defined]
@@ -163,11 +169,12 @@ class CachedTool(ToolBase):
             return value
         entry = cache._data.get(key)
         if entry is not None and entry[1] > _monotonic():
-            cache._data.move_to_end(key)
+            entry[2] = True
             self.stats.hits += 1
             if session is not None:
                 session.hits += 1
-            self.record_result(span, tn.RESULT_HIT, entry[0])
+            if span is not None:
+                self.record_result(span, tn.RESULT_HIT, entry[0])
             return entry[0]
         value, led = await cache.load(
             key, lambda: self.run_body(args, kwargs, tn.RESULT_MISS), span=span

@@ -31,6 +31,11 @@ class Batcher:
         self.run = run  # schedules the batch: run(fn, batch)
 
     def add(self, key: Hashable, flight: Flight, ttl: float | None, requester: Any) -> None:
+        replaced = self.pending.get(key)
+        if replaced is not None and replaced[0] is not flight:
+            # The key was invalidated while it waited here and asked for again: the
+            # replaced flight's callers retry (joining the new one) instead of hanging.
+            replaced[0].handoff()
         self.pending[key] = (flight, ttl, requester)
         if len(self.pending) >= self.max_size:
             self.flush()

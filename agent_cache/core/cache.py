@@ -136,7 +136,7 @@ class AsyncCache:
             key = freeze(key)
             entry = self._data.get(key)
         if entry is not None and entry[1] > _monotonic():
-            self._data.move_to_end(key)
+            entry[2] = True
             self._stats.hits += 1
             return entry[0]
         if ttl is not None:
@@ -213,6 +213,7 @@ class AsyncCache:
         flight = Flight()
         self._flights[key] = flight
         self._stats.misses += 1
+        self._store.lookup(key, _monotonic())  # drops (and counts) an expired entry
         try:
             tracer = tel.active_tracer()
             if tracer is None:
@@ -280,6 +281,7 @@ class AsyncCache:
                 flight = Flight()
                 self._flights[key] = flight
                 self._stats.misses += 1
+                self._store.lookup(key, _monotonic())  # drops (and counts) an expired entry
                 batcher = self._batchers.get(batch_loader)
                 if batcher is None:
                     batcher = Batcher(batch_loader, self.batch_window, self.max_batch_size, self._start_batch)

@@ -29,23 +29,26 @@ def _key_for(args: tuple, kwargs: dict, skip: int) -> Hashable:
 def memoize(func: Callable, cache: AsyncCache, skip_args: int) -> Callable:
     """Wrap ``func`` so calls are answered from ``cache``; shared by both decorators."""
     data = cache._data
-    move_to_end = data.move_to_end
     stats = cache._stats
     load = cache.load
 
+    checks_expiry = cache.default_ttl is not None  # AsyncLRU entries never expire
+
     @functools.wraps(func)
-    async def wrapper(*args: Any, use_cache: bool = True, **kwargs: Any) -> Any:
-        if kwargs or skip_args:
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            use_cache = kwargs.pop("use_cache", True)
             key = _key_for(args, kwargs, skip_args)
         else:
-            key = args
+            use_cache = True
+            key = args[skip_args:] if skip_args else args
         try:
             entry = data.get(key)
         except TypeError:  # an unhashable argument: freeze it
             key = freeze(key)
             entry = data.get(key)
-        if entry is not None and use_cache and entry[1] > _monotonic():
-            move_to_end(key)
+        if entry is not None and use_cache and (not checks_expiry or entry[1] > _monotonic()):
+            entry[2] = True
             stats.hits += 1
             return entry[0]
         if not use_cache:

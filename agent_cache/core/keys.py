@@ -24,24 +24,28 @@ import hashlib
 from typing import Any, Hashable
 
 
-class _KwMark:
-    """Separates positional from keyword parts inside a key tuple."""
+class _Mark:
+    """A tag inside key tuples that no argument can equal (compared by identity)."""
 
-    __slots__ = ()
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
     def __repr__(self) -> str:
-        return "<kw>"
+        return f"<{self.name}>"
 
     def __reduce__(self) -> str:
-        return "KW_MARK"
+        return self.name.upper() + "_MARK"
 
 
-KW_MARK = _KwMark()
-
-_DICT = "__dict__"
-_LIST = "__list__"
-_SET = "__set__"
-_DATACLASS = "__dataclass__"
+KW_MARK = _Mark("kw")  # separates positional from keyword parts
+DICT_MARK = _Mark("dict")
+LIST_MARK = _Mark("list")
+SET_MARK = _Mark("set")
+DATACLASS_MARK = _Mark("dataclass")
+REPR_MARK = _Mark("repr")
+_DICT, _LIST, _SET, _DATACLASS = DICT_MARK, LIST_MARK, SET_MARK, DATACLASS_MARK
 
 
 def freeze(value: Any) -> Hashable:
@@ -65,7 +69,7 @@ def freeze(value: Any) -> Hashable:
         hash(value)
     except TypeError:
         # An unhashable object we do not know: its type and repr are the best we have.
-        return ("__repr__", type(value).__qualname__, repr(value))
+        return (REPR_MARK, type(value).__qualname__, repr(value))
     return value
 
 
@@ -107,8 +111,8 @@ def _canonical(value: Any, out: list[str]) -> None:
         out.append(f"s{len(value)}:{value}")
     elif isinstance(value, bytes):
         out.append(f"b{len(value)}:{value.hex()}")
-    elif value is KW_MARK:
-        out.append("K")
+    elif isinstance(value, _Mark):
+        out.append(f"<{value.name}>")
     elif isinstance(value, tuple):
         out.append("(")
         for v in value:

@@ -1,8 +1,13 @@
-"""The in-memory tier: an LRU dictionary whose entries carry an absolute expiry time.
+"""The in-memory tier: a bounded map whose entries carry an absolute expiry time.
 
-Entries are ``(value, expires_at)`` tuples in an :class:`~collections.OrderedDict`, with
-``expires_at = inf`` for entries without a TTL, so a hit is one ``get``, one comparison and
-one ``move_to_end`` (all in C). Callers on the hot path read ``store.data`` directly.
+Entries are ``[value, expires_at, referenced]`` lists in an
+:class:`~collections.OrderedDict` (``expires_at = inf`` without a TTL). Eviction is LRU with
+lazy promotion ("second chance", as in CLOCK): a hit only sets ``referenced``; when the
+store is full, the oldest entry is evicted unless it was referenced since it last reached
+the front, in which case it is moved to the back and its flag cleared. A hit therefore
+costs one dict lookup, one comparison and one list store — no reordering — while hit
+ratios stay those of LRU for cache workloads. Callers on the hot path read ``store.data``
+directly and set ``entry[REF] = True`` themselves.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from .sentinel import MISSING
 from .stats import CacheStats
 
 NEVER = float("inf")
+VALUE, EXPIRES, REF = 0, 1, 2
 
 
 class Store:
@@ -22,7 +28,7 @@ class Store:
     __slots__ = ("data", "maxsize", "stats")
 
     def __init__(self, maxsize: int | None, stats: CacheStats) -> None:
-        self.data: OrderedDict[Hashable, tuple[Any, float]] = OrderedDict()
+        self.data: OrderedDict[Hashable, list] = OrderedDict()
         self.maxsize = maxsize
         self.stats = stats
 
@@ -30,39 +36,55 @@ class Store:
         return len(self.data)
 
     def lookup(self, key: Hashable, now: float) -> Any:
-        """The live value for ``key`` (refreshing its LRU position), or ``MISSING``."""
+        """The live value for ``key`` (marking it used), or ``MISSING``; drops it if expired."""
         entry = self.data.get(key)
         if entry is None:
             return MISSING
-        if entry[1] <= now:
+        if entry[EXPIRES] <= now:
             del self.data[key]
             self.stats.entries -= 1
             self.stats.evicted_expired += 1
             return MISSING
-        self.data.move_to_end(key)
-        return entry[0]
+        entry[REF] = True
+        return entry[VALUE]
 
     def peek(self, key: Hashable, now: float) -> Any:
-        """Like :meth:`lookup` but without touching recency or removing anything."""
+        """Like :meth:`lookup` but without marking or removing anything."""
         entry = self.data.get(key)
-        if entry is None or entry[1] <= now:
+        if entry is None or entry[EXPIRES] <= now:
             return MISSING
-        return entry[0]
+        return entry[VALUE]
 
     def put(self, key: Hashable, value: Any, expires_at: float) -> None:
         maxsize = self.maxsize
         if maxsize == 0:
             return
         data = self.data
-        if key in data:
-            data.move_to_end(key)
-        else:
-            self.stats.entries += 1
-        data[key] = (value, expires_at)
+        entry = data.get(key)
+        if entry is not None:
+            entry[VALUE] = value
+            entry[EXPIRES] = expires_at
+            entry[REF] = True
+            return
+        data[key] = [value, expires_at, False]
+        self.stats.entries += 1
         if maxsize is not None and len(data) > maxsize:
-            data.popitem(last=False)
-            self.stats.entries -= 1
-            self.stats.evicted_capacity += 1
+            self._evict(len(data) - maxsize)
+
+    def _evict(self, count: int) -> None:
+        data = self.data
+        stats = self.stats
+        # Each entry gets at most one second chance per pass, so this ends within
+        # len(data) + count steps, and is O(1) amortised per insertion.
+        while count > 0:
+            key, entry = data.popitem(last=False)
+            if entry[REF]:
+                entry[REF] = False
+                data[key] = entry
+                continue
+            count -= 1
+            stats.entries -= 1
+            stats.evicted_capacity += 1
 
     def discard(self, key: Hashable) -> bool:
         """Remove ``key`` because it was invalidated; return whether it was present."""
@@ -87,7 +109,7 @@ class Store:
 
     def purge_expired(self, now: float) -> int:
         """Drop every expired entry; return how many."""
-        dead = [k for k, (_, exp) in self.data.items() if exp <= now]
+        dead = [k for k, entry in self.data.items() if entry[EXPIRES] <= now]
         for k in dead:
             del self.data[k]
         self.stats.entries -= len(dead)

@@ -63,7 +63,11 @@ if os.environ.get("OTEL_PYTHON_TRACER_PROVIDER"):
 
 
 def active_tracer() -> Any:
-    """The agent_cache tracer when spans would be recorded, else ``None`` (cheaply)."""
+    """The agent_cache tracer when spans would be recorded, else ``None`` (cheaply).
+
+    Hot paths may skip the call when ``otel_trace._TRACER_PROVIDER is None`` (no provider
+    was ever set): that module attribute read is the cheapest possible "nobody listens".
+    """
     provider = otel_trace._TRACER_PROVIDER
     if provider is None:
         return None

@@ -21,20 +21,40 @@ def current_span(
     attributes: dict[str, Any],
     links: Sequence[Any] | None = None,
 ) -> Iterator[Any]:
-    """Start an INTERNAL span as the current one; on an exception set ERROR + ``error.type``."""
-    with tracer.start_as_current_span(
-        name,
-        kind=SpanKind.INTERNAL,
-        attributes=attributes,
-        links=[Link(c) for c in links] if links else None,
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
+    """Start an INTERNAL span as the current one; on an exception set ERROR + ``error.type``.
+
+    If the SDK fails (a broken processor or exporter), the body still runs, under a
+    non-recording span: telemetry never breaks a tool call.
+    """
+    try:
+        manager = tracer.start_as_current_span(
+            name,
+            kind=SpanKind.INTERNAL,
+            attributes=attributes,
+            links=[Link(c) for c in links] if links else None,
+            record_exception=False,
+            set_status_on_exception=False,
+        )
+        span = manager.__enter__()
+    except Exception:
+        logger.warning("agent_cache: could not start span %r; continuing without it", name, exc_info=True)
+        yield otel_trace.INVALID_SPAN
+        return
+    error: BaseException | None = None
+    try:
+        yield span
+    except BaseException as exc:
+        error = exc
+        mark_error(span, exc)
+        raise
+    finally:
         try:
-            yield span
-        except BaseException as exc:
-            mark_error(span, exc)
-            raise
+            if error is None:
+                manager.__exit__(None, None, None)
+            else:
+                manager.__exit__(type(error), error, error.__traceback__)
+        except Exception:
+            logger.warning("agent_cache: could not end span %r", name, exc_info=True)
 
 
 def mark_error(span: Any, exc: BaseException) -> None:
@@ -78,7 +98,11 @@ def open_span(tracer: Any, name: str, attributes: dict[str, Any]) -> tuple[Any, 
     """Start a span and make it current until :func:`close_span` (for ``__aenter__``/``__aexit__``)."""
     from opentelemetry import context as otel_context
 
-    span = tracer.start_span(name, kind=SpanKind.INTERNAL, attributes=attributes)
+    try:
+        span = tracer.start_span(name, kind=SpanKind.INTERNAL, attributes=attributes)
+    except Exception:
+        logger.warning("agent_cache: could not start span %r; continuing without it", name, exc_info=True)
+        span = otel_trace.INVALID_SPAN
     token = otel_context.attach(otel_trace.set_span_in_context(span))
     return span, token
 
@@ -95,4 +119,7 @@ def close_span(span: Any, token: Any, attributes: dict[str, Any], exc: BaseExcep
             otel_context.detach(token)
         except Exception:  # detached in another context: the span still ends
             logger.debug("agent_cache: could not detach session context", exc_info=True)
-        span.end()
+        try:
+            span.end()
+        except Exception:
+            logger.warning("agent_cache: could not end session span", exc_info=True)

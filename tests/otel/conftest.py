@@ -21,7 +21,6 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.util._once import Once
 
-import agent_cache
 
 
 def install_providers(tracer_provider: Any, meter_provider: Any) -> None:
@@ -82,13 +81,6 @@ class Otel:
         return out
 
 
-@pytest.fixture(autouse=True)
-def _clean_agent_state():
-    agent_cache.reset_global_state()
-    yield
-    agent_cache.reset_global_state()
-
-
 @pytest.fixture
 def otel():
     exporter = InMemorySpanExporter()
@@ -103,22 +95,3 @@ def otel():
         uninstall_providers()
         tracer_provider.shutdown()
         meter_provider.shutdown()
-
-
-def tree(spans: list[ReadableSpan]) -> list[str]:
-    """Render spans as indented lines ``name [result]`` in start order (for assertions)."""
-    by_parent: dict[Any, list[ReadableSpan]] = {}
-    ids = {s.context.span_id for s in spans}
-    for s in sorted(spans, key=lambda s: s.start_time):
-        parent = s.parent.span_id if s.parent is not None and s.parent.span_id in ids else None
-        by_parent.setdefault(parent, []).append(s)
-    lines: list[str] = []
-
-    def walk(parent: Any, depth: int) -> None:
-        for s in by_parent.get(parent, []):
-            result = s.attributes.get("agent_cache.result")
-            lines.append("  " * depth + s.name + (f" [{result}]" if result else ""))
-            walk(s.context.span_id, depth + 1)
-
-    walk(None, 0)
-    return lines
