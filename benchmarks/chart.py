@@ -12,6 +12,7 @@ def write_chart(scenarios: list[Scenario], path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     panels = [sc for sc in scenarios if any(c.ns_per_call for c in sc.cases)]
     fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.2 + 0.32 * sum(
@@ -28,6 +29,9 @@ def write_chart(scenarios: list[Scenario], path: str) -> None:
             colors.append(_COLORS.get(c.family, "#999"))
         ax.barh(names, ratios, color=colors)
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}×"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.axvline(1.0, color="black", linewidth=0.8)
         ax.invert_yaxis()
         ax.set_title(f"{sc.key}: ratio to {sc.floor} (lower is better)", fontsize=9, loc="left")
