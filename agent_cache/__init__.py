@@ -37,3 +37,12 @@ __all__ = [
     "get_metrics",
     "reset_global_state",
 ]
+
+
+def __getattr__(name: str):
+    # RedisBackend needs the optional `redis` extra: import it only when asked for.
+    if name == "RedisBackend":
+        from .backends.redis import RedisBackend
+
+        return RedisBackend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

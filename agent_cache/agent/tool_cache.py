@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from functools import partial
 import time
 from typing import Any, Awaitable, Callable, Hashable, TypeVar
 
@@ -100,15 +101,18 @@ class CachedTool(ToolBase):
     def _build_wrapper(self) -> Callable:
         skip = self.skip_args
         stats = self.stats
+        tool_name = self.tool_name
         execute = self.execute
         run = self._execute
+        miss = self._miss
+        short_circuit = self._short_circuit
         get_session = current_session.get
         active_tracer = tel.active_tracer
         trace_api = tel.otel_trace
         cache = self.cache
-        data = cache._data if cache is not None else None
 
-        if data is not None:
+        if cache is not None:
+            data = cache._data
 
             @functools.wraps(self.func)
             async def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -116,19 +120,23 @@ class CachedTool(ToolBase):
                 session = get_session()
                 if trace_api._TRACER_PROVIDER is not None and active_tracer() is not None:
                     return await execute(key, args, kwargs, session)
-                if session is not None:
-                    return await run(key, args, kwargs, session, None)
-                # The hot path: a global hit outside any session, with no SDK listening.
+                # The hot path, inlined: no span, no extra coroutine, no key object.
                 try:
                     entry = data.get(key)
                 except TypeError:
                     key = freeze(key)
                     entry = data.get(key)
+                if session is not None:
+                    finding = session.calls.record(tool_name, key)
+                    if finding is not None and session.handle_loop(finding, tool_name, None):
+                        return short_circuit(key, session, None)
                 if entry is not None and entry[1] > _monotonic():
                     entry[2] = True
                     stats.hits += 1
+                    if session is not None:
+                        session.hits += 1
                     return entry[0]
-                return await run(key, args, kwargs, None, None)
+                return await miss(cache, key, args, kwargs, session, None)
 
         else:
 
@@ -173,19 +181,19 @@ class CachedTool(ToolBase):
             self.stats.hits += 1
             if session is not None:
                 session.hits += 1
-            if span is not None:
-                self.record_result(span, tn.RESULT_HIT, entry[0])
+            self.record_result(span, tn.RESULT_HIT, entry[0])
             return entry[0]
-        value, led = await cache.load(
-            key, lambda: self.run_body(args, kwargs, tn.RESULT_MISS), span=span
-        )
-        result = tn.RESULT_MISS if led else tn.RESULT_COALESCED
+        return await self._miss(cache, key, args, kwargs, session, span)
+
+    async def _miss(self, cache: AsyncCache, key: Hashable, args: tuple, kwargs: dict, session: Any, span: Any) -> Any:
+        # partial, not a lambda: closing over args/kwargs would cost every call cells.
+        value, led = await cache.load(key, partial(self.run_body, args, kwargs, tn.RESULT_MISS), span=span)
         if session is not None:
             if led:
                 session.misses += 1
             else:
                 session.coalesced += 1
-        self.record_result(span, result, value)
+        self.record_result(span, tn.RESULT_MISS if led else tn.RESULT_COALESCED, value)
         return value
 
     def _short_circuit(self, key: Hashable, session: Any, span: Any) -> Any:

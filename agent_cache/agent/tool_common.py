@@ -55,7 +55,7 @@ class ToolBase:
         return self.record_arguments
 
     def record_result(self, span: Any, result: str, value: Any) -> None:
-        if span is None:
+        if span is None:  # no SDK: nothing to record
             return
         span.set_attribute(tn.ATTR_RESULT, result)
         if self._records_arguments():

@@ -16,3 +16,12 @@ __all__ = [
     "SignedPickleCodec",
     "default_codec",
 ]
+
+
+def __getattr__(name: str):
+    # RedisBackend needs the optional `redis` extra: import it only when asked for.
+    if name == "RedisBackend":
+        from .redis import RedisBackend
+
+        return RedisBackend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

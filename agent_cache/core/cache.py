@@ -112,6 +112,9 @@ class AsyncCache:
         self._tasks: set[asyncio.Task] = set()
         self._load_attrs = {tn.ATTR_RESOURCE: stats.resource}
         self._load_span_name = f"{tn.SPAN_LOAD} {self.name}"
+        attach = getattr(backend, "attach_cache", None)
+        if attach is not None:  # a shared tier drops this L1's entries on other processes' writes
+            attach(self)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -217,11 +220,11 @@ class AsyncCache:
         try:
             tracer = tel.active_tracer()
             if tracer is None:
-                value, from_backend = await self._fetch(key, loader)
+                value, from_backend = await self._fetch(key, loader, ttl)
             else:
                 with spans.current_span(tracer, self._load_span_name, self._load_attrs) as span:
                     flight.span_context = span.get_span_context()
-                    value, from_backend = await self._fetch(key, loader)
+                    value, from_backend = await self._fetch(key, loader, ttl)
         except BaseException as exc:
             if self._flights.get(key) is flight:
                 del self._flights[key]
@@ -242,13 +245,31 @@ class AsyncCache:
             await self._backend_set(key, value, ttl)
         return value
 
-    async def _fetch(self, key: Hashable, loader: Loader) -> tuple[Any, bool]:
-        """Second tier first, then the loader; return ``(value, came_from_backend)``."""
+    async def _fetch(self, key: Hashable, loader: Loader, ttl: float | None) -> tuple[Any, bool]:
+        """Second tier first, then the loader; return ``(value, came_from_backend)``.
+
+        A backend with ``load_through(skey, load, ttl) -> (value, from_tier)`` (the Redis
+        tier) reads itself, runs ``load`` once across processes and stores the result, so
+        what it returns is already in the backend.
+        """
         if self.backend is not None:
+            load_through = getattr(self.backend, "load_through", None)
+            if load_through is not None:
+                value, from_tier = await load_through(
+                    self._skey(key), lambda: self._run_loader(loader),
+                    self.default_ttl if ttl is None else ttl,
+                )
+                if from_tier:
+                    self._stats.l2_hits += 1
+                return value, True
             value = await self._backend_get(key)
             if value is not MISSING:
                 self._stats.l2_hits += 1
                 return value, True
+        return await self._run_loader(loader), False
+
+    async def _run_loader(self, loader: Loader) -> Any:
+        """Run the loader, counted and timed for the histogram."""
         self._stats.loads += 1
         started = _perf()
         try:
@@ -264,7 +285,7 @@ class AsyncCache:
             raise
         if tel.metrics_enabled():
             tel.record(tel.load_duration, _perf() - started, self._load_attrs)
-        return value, False
+        return value
 
     def _expiry(self, ttl: float | None) -> float:
         if ttl is None:

@@ -8,6 +8,7 @@ through the cache's single-flight loader.
 from __future__ import annotations
 
 import functools
+from functools import partial
 import time
 from typing import Any, Awaitable, Callable, Hashable, TypeVar
 
@@ -53,7 +54,9 @@ def memoize(func: Callable, cache: AsyncCache, skip_args: int) -> Callable:
             return entry[0]
         if not use_cache:
             cache._fence(key)  # a forced reload must not join (or be overwritten by) an older load
-        value, _ = await load(key, lambda: func(*args, **kwargs))
+        # partial, not a lambda: a closure over args/kwargs would make them cells, and
+        # allocating those cells costs every call, hits included.
+        value, _ = await load(key, partial(func, *args, **kwargs))
         return value
 
     def invalidate_cache(*args: Any, **kwargs: Any) -> bool:

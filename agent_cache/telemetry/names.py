@@ -102,3 +102,35 @@ PROM_LOAD_DURATION = "agent_cache_load_duration_seconds"
 PROM_BATCH_SIZE = "agent_cache_batch_size"
 PROM_SESSION_ACTIVE = "agent_cache_session_active"
 PROM_TOOL_DURATION = "gen_ai_execute_tool_duration_seconds"
+
+# --- the shared Redis tier (issue 7) -----------------------------------------------------------
+SPAN_TIER = "agent_cache.tier"  # "agent_cache.tier {operation}": Redis round trips on the load path
+TIER_REDIS = "redis"
+ATTR_TIER_FAILURE = "agent_cache.tier.failure"  # error / short_circuit / corrupt
+ATTR_LOCK_OUTCOME = "agent_cache.lock.outcome"  # acquired / contended / filled / abandoned
+ATTR_BACKPLANE_DIRECTION = "agent_cache.backplane.direction"  # sent / received / dropped
+TIER_FAILURE_ERROR = "error"
+TIER_FAILURE_SHORT_CIRCUIT = "short_circuit"
+TIER_FAILURE_CORRUPT = "corrupt"
+
+METRIC_TIER_REQUESTS = ("agent_cache.tier.requests", "{request}", "Second-tier lookups by result (hit/miss)")
+METRIC_TIER_FAILURES = (
+    "agent_cache.tier.failures",
+    "{failure}",
+    "Second-tier round trips that failed, were skipped by an open breaker, or read unreadable values",
+)
+METRIC_TIER_LOCKS = ("agent_cache.tier.locks", "{lock}", "Distributed single-flight lock outcomes")
+METRIC_BACKPLANE_MESSAGES = (
+    "agent_cache.backplane.messages",
+    "{message}",
+    "Invalidation messages sent, received and dropped as malformed",
+)
+METRIC_BREAKER_STATE = ("agent_cache.breaker.state", "{state}", "Circuit breaker: 0 closed, 1 half-open, 2 open")
+METRIC_BREAKER_OPENINGS = ("agent_cache.breaker.openings", "{opening}", "Times the circuit breaker opened")
+
+PROM_TIER_REQUESTS = "agent_cache_tier_requests_total"
+PROM_TIER_FAILURES = "agent_cache_tier_failures_total"
+PROM_TIER_LOCKS = "agent_cache_tier_locks_total"
+PROM_BACKPLANE_MESSAGES = "agent_cache_backplane_messages_total"
+PROM_BREAKER_STATE = "agent_cache_breaker_state"
+PROM_BREAKER_OPENINGS = "agent_cache_breaker_openings_total"

@@ -1,0 +1,209 @@
+"""The agent tools of the five seed scenarios, over the demo's SQLite database.
+
+Each tool is a plain coroutine function with one job (a read or a mutation). With
+``cached=True`` the reads are wrapped in :class:`~agent_cache.AgentCache` and the mutations
+in :class:`~agent_cache.AgentCacheInvalidator`, exactly as an application would; with
+``cached=False`` the same bodies run bare, which is the baseline the demo measures against.
+
+``checkout`` calls the ``get_cart`` tool from inside its body, so a session's span tree
+shows a tool span nested under another tool span.
+
+Every call also passes through a tiny counting shim (outside the cache decorators) so the
+demo can check the library's own figures: each read that reaches the cache is one request.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from .db import Database
+
+ToolFn = Callable[..., Awaitable[Any]]
+
+SCOPES = ("seed", "global", "session")
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """How one tool is cached: its resource tag, the scope the seed gives it, TTL, kind."""
+
+    name: str
+    resource: str
+    seed_scope: str
+    ttl: float | None = None
+    mutation: bool = False
+    per_key: bool = False  # mutations only: drop just the first argument's entry
+
+
+SPECS: tuple[ToolSpec, ...] = (
+    # 1. shopping
+    ToolSpec("get_cart", "cart", "global", ttl=120),
+    ToolSpec("get_product", "product", "global", ttl=300),
+    ToolSpec("add_to_cart", "cart", "global", mutation=True, per_key=True),
+    ToolSpec("checkout", "cart", "global", mutation=True, per_key=True),
+    # 2. support desk: session scope, so agents never share a ticket's cached state
+    ToolSpec("get_ticket", "ticket", "session"),
+    ToolSpec("update_ticket", "ticket", "session", mutation=True),
+    # 3. research
+    ToolSpec("search_web", "search", "global", ttl=600),
+    ToolSpec("fetch_page", "page", "global", ttl=600),
+    # 4. inventory
+    ToolSpec("check_stock", "stock", "global"),
+    ToolSpec("update_stock", "stock", "global", mutation=True, per_key=True),
+    # 5. payments (a mutation only: never cached, but loop detection sees every retry)
+    ToolSpec("charge_payment", "payment", "global", mutation=True),
+)
+SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
+READ_TOOLS = frozenset(spec.name for spec in SPECS if not spec.mutation)
+
+
+@dataclass
+class ToolStats:
+    """What the agents asked for, counted outside the cache: the check on its figures."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    stopped: Counter[str] = field(default_factory=Counter)  # refused by loop detection
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+    @property
+    def cache_requests(self) -> int:
+        """Reads that reached the cache: every read call not refused by loop detection."""
+        return sum(self.calls[n] - self.stopped[n] for n in READ_TOOLS)
+
+
+class Tools:
+    """One set of tool callables bound to a database; attribute per tool name."""
+
+    get_cart: ToolFn
+    get_product: ToolFn
+    add_to_cart: ToolFn
+    checkout: ToolFn
+    get_ticket: ToolFn
+    update_ticket: ToolFn
+    search_web: ToolFn
+    fetch_page: ToolFn
+    check_stock: ToolFn
+    update_stock: ToolFn
+    charge_payment: ToolFn
+
+    def __init__(self, stats: ToolStats) -> None:
+        self.stats = stats
+
+    def __getitem__(self, name: str) -> ToolFn:
+        if name not in SPEC_BY_NAME:
+            raise KeyError(name)
+        return getattr(self, name)
+
+
+def effective_scope(spec: ToolSpec, scope: str) -> str:
+    """The scope a tool is cached in under the ``--scope`` option."""
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {SCOPES}, not {scope!r}")
+    return spec.seed_scope if scope == "seed" else scope
+
+
+def build_tools(
+    db: Database,
+    *,
+    cached: bool,
+    scope: str = "seed",
+    loop_error: type[BaseException] | None = None,
+) -> Tools:
+    """The eleven seed tools over ``db``; decorated with agent_cache when ``cached``.
+
+    ``loop_error`` is the exception loop detection raises, so the counting shim can tell a
+    refused call from one that ran.
+    """
+    tools = Tools(ToolStats())
+    order_numbers = itertools.count(1)
+
+    async def get_cart(user_id: str) -> dict[str, Any]:
+        return await db.fetch_cart(user_id)
+
+    async def get_product(product_id: str) -> dict[str, Any] | None:
+        return await db.fetch_product(product_id)
+
+    async def add_to_cart(user_id: str, product_id: str) -> dict[str, Any]:
+        await db.add_to_cart(user_id, product_id)
+        return {"user_id": user_id, "added": product_id}
+
+    async def checkout(user_id: str) -> dict[str, Any]:
+        cart = await tools.get_cart(user_id)  # a tool inside a tool: a nested span
+        if not cart["items"]:
+            return {"user_id": user_id, "status": "empty"}
+        order_id = f"ORD-{user_id}-{next(order_numbers)}"
+        await db.place_order(order_id, user_id, cart["total"])
+        return {"order_id": order_id, "total": cart["total"], "status": "placed"}
+
+    async def get_ticket(ticket_id: str) -> dict[str, Any] | None:
+        return await db.fetch_ticket(ticket_id)
+
+    async def update_ticket(ticket_id: str, status: str) -> dict[str, Any]:
+        await db.update_ticket(ticket_id, status)
+        return {"id": ticket_id, "status": status}
+
+    async def search_web(query: str) -> list[str]:
+        return await db.search(query)
+
+    async def fetch_page(url: str) -> str | None:
+        return await db.fetch_page(url)
+
+    async def check_stock(item_id: str) -> int | None:
+        return await db.stock_level(item_id)
+
+    async def update_stock(item_id: str, delta: int) -> int:
+        return await db.adjust_stock(item_id, delta)
+
+    async def charge_payment(order_id: str, amount: float) -> dict[str, Any]:
+        return await db.charge(order_id, amount)
+
+    bodies = {fn.__name__: fn for fn in (
+        get_cart, get_product, add_to_cart, checkout, get_ticket, update_ticket,
+        search_web, fetch_page, check_stock, update_stock, charge_payment,
+    )}
+    for spec in SPECS:
+        fn = bodies[spec.name]
+        if cached:
+            fn = _decorate(fn, spec, effective_scope(spec, scope))
+        setattr(tools, spec.name, _counted(fn, spec.name, tools.stats, loop_error))
+    return tools
+
+
+def _decorate(fn: ToolFn, spec: ToolSpec, scope: str) -> ToolFn:
+    from agent_cache import AgentCache, AgentCacheInvalidator, call_key
+
+    # name= gives spans and loop messages the bare tool name ("execute_tool get_cart").
+    if not spec.mutation:
+        return AgentCache(resource=spec.resource, scope=scope, ttl=spec.ttl, name=spec.name)(fn)
+    if spec.per_key:
+        # Drop only the entry this mutation touches: reads are keyed by their first argument.
+        return AgentCacheInvalidator(
+            resource=spec.resource,
+            scope=scope,
+            clear_all=False,
+            key_fn=lambda args, kwargs: call_key(args[0]),
+            name=spec.name,
+        )(fn)
+    return AgentCacheInvalidator(resource=spec.resource, scope=scope, name=spec.name)(fn)
+
+
+def _counted(
+    fn: ToolFn, name: str, stats: ToolStats, loop_error: type[BaseException] | None
+) -> ToolFn:
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        stats.calls[name] += 1
+        try:
+            return await fn(*args, **kwargs)
+        except BaseException as exc:
+            if loop_error is not None and isinstance(exc, loop_error):
+                stats.stopped[name] += 1
+            raise
+
+    call.__name__ = call.__qualname__ = name
+    return call

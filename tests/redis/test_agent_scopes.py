@@ -1,0 +1,47 @@
+"""AgentCache scopes on the Redis tier: global entries shared, session entries namespaced
+by session id and deleted when the session ends, per-key TTL held in Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent_cache import AgentCache, AgentCacheSession
+from agent_cache.backends.redis import RedisBackend
+
+pytestmark = pytest.mark.redis
+
+
+def redis_keys(redis_server) -> list[bytes]:
+    reply = redis_server.command("KEYS", "agent_cache:*")
+    return [line for line in reply.split(b"\r\n") if line.startswith(b"agent_cache:")]
+
+
+async def test_session_entries_live_in_their_session_namespace(redis_server):
+    backend = RedisBackend(redis_server.url)
+    calls: list[str] = []
+
+    @AgentCache(resource="notes", scope="session", ttl=30, backend=backend)
+    async def read_notes(user: str) -> str:
+        calls.append(user)
+        return f"notes of {user}"
+
+    @AgentCache(resource="catalog", ttl=30, backend=backend)
+    async def read_catalog(sku: str) -> str:
+        return f"item {sku}"
+
+    async with AgentCacheSession(session_id="s-1"):
+        assert await read_notes("ann") == "notes of ann"
+        assert await read_catalog("x") == "item x"
+        keys = redis_keys(redis_server)
+        assert any(b"/session/s-1\x1f" in k for k in keys)  # namespaced by session id
+        pttls = [int(redis_server.command("PTTL", k).split(b":")[1]) for k in keys]
+        assert all(0 < p <= 30_000 for p in pttls)  # the tool's ttl, held by Redis
+    keys = redis_keys(redis_server)
+    assert not any(b"/session/" in k for k in keys)  # deleted when the session ended
+    assert len(keys) == 2  # the global catalog entry stays shared (with its namespace index)
+    assert sum(k.endswith(b"\x1findex") for k in keys) == 1
+
+    async with AgentCacheSession(session_id="s-2"):
+        assert await read_notes("ann") == "notes of ann"
+    assert calls == ["ann", "ann"]  # a new session does not see the old one's entries
+    await backend.close()
