@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from harness import paired_ratio
 from scenarios import Scenario
 
 _COLORS = {"agent_cache": "#1f77b4", "peer": "#9a9a9a", "floor": "#2ca02c"}
@@ -19,13 +20,14 @@ def write_chart(scenarios: list[Scenario], path: str) -> None:
         len(sc.cases) for sc in panels)), squeeze=False)
     for ax, sc in zip(axes[:, 0], panels):
         by = {c.contender: c for c in sc.cases}
-        floor = by[sc.floor].ns_per_call if sc.floor in by else None
+        floor = by.get(sc.floor)
         names, ratios, colors = [], [], []
         for c in sc.cases:
-            if c.ns_per_call is None or not floor:
+            r = paired_ratio(c, floor)
+            if r is None:
                 continue
             names.append(c.contender)
-            ratios.append(c.ns_per_call / floor)
+            ratios.append(r)
             colors.append(_COLORS.get(c.family, "#999"))
         ax.barh(names, ratios, color=colors)
         ax.set_xscale("log")

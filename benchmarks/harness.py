@@ -55,6 +55,22 @@ class Case:
         return (max(per) - min(per)) / statistics.median(per)
 
 
+def paired_ratio(case: Case, floor: Case | None) -> float | None:
+    """Median over rounds of (this row's time / the floor's time in the same round).
+
+    Both ran within seconds of each other in every round, so a drift of the machine between
+    rounds (another job starting) cancels in each quotient instead of widening the spread
+    of the two medians. Falls back to the ratio of medians if the rounds don't pair up."""
+    if floor is None or case.ns_per_call is None or not floor.ns_per_call:
+        return None
+    if len(case.samples) != len(floor.samples):
+        return case.ns_per_call / floor.ns_per_call
+    return statistics.median(
+        (a.elapsed_ns / a.calls) / (b.elapsed_ns / b.calls)
+        for a, b in zip(case.samples, floor.samples)
+    )
+
+
 def _reason(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}".replace("\n", " ").replace("|", "/")
     return text if len(text) <= 90 else text[:87] + "..."

@@ -9,6 +9,7 @@ import platform
 import sys
 from typing import Any
 
+from harness import paired_ratio
 from scenarios import Params, Scenario
 
 LIBS = ["agent_cache", "async-cache", "async-lru", "aiocache", "cashews",
@@ -21,8 +22,8 @@ def _fmt_ns(ns: float | None) -> str:
     return f"{ns:,.0f}" if ns >= 100 else f"{ns:.1f}"
 
 
-def _fmt_ratio(a: float | None, b: float | None) -> str:
-    return f"{a / b:.2f}" if a is not None and b else "–"
+def _fmt_ratio(r: float | None) -> str:
+    return f"{r:.2f}" if r is not None else "–"
 
 
 def _notes(case, hits_expected: bool, contender_notes: dict[str, str]) -> str:
@@ -52,8 +53,8 @@ def table_rows(scenarios: list[Scenario], contender_notes: dict[str, str]) -> li
             spread = case.spread
             rows.append([
                 sc.key, case.contender, _fmt_ns(ns),
-                _fmt_ratio(ns, floor.ns_per_call if floor else None),
-                _fmt_ratio(ns, bare.ns_per_call if bare else None),
+                _fmt_ratio(paired_ratio(case, floor)),
+                _fmt_ratio(paired_ratio(case, bare)),
                 f"{spread:.0%}" if spread is not None else "–",
                 _notes(case, hits, contender_notes),
             ])
@@ -123,7 +124,19 @@ def results_markdown(env: dict, params: Params, quick: bool, scenarios: list[Sce
         f"- Method: one process, one event loop; {params.reps} interleaved repetitions per "
         "scenario (rotated order), median reported; `spread` is (max − min) / median. "
         "Every row goes through the same driver loop, so its cost is in every figure and "
-        "`× floor` is the ratio to the scenario's floor measured in the same run.",
+        "`× floor` is the ratio to the scenario's floor measured in the same run (the median "
+        "over rounds of the two rows' quotient in that round). "
+        "CPU-bound rows are timed in process CPU time (this machine is shared, and wall time "
+        "would also count the slices other jobs took); herd and batching, which wait, on the "
+        "wall clock. A row slower than the time budget runs fewer calls (`calls` note, "
+        "never fewer than 5,000, or 2.5 × maxsize for churn): a steady state costs the same "
+        "per call.",
+        "- Floors: `bare` awaits the undecorated coroutine; `ideal` is `d.get(args)` and a "
+        "store on a miss (an OrderedDict FIFO bound when the scenario has a maxsize); "
+        "`ideal-kw` adds a minimal freeze of dict/list arguments; `dataloader` collects keys "
+        "and flushes on size or window; `sdk-span` awaits the body inside one "
+        "`start_as_current_span` carrying the same attributes a cached tool hit carries, "
+        "through the same BatchSpanProcessor.",
         "",
         "## Targets (issue 5)",
         "",
@@ -132,8 +145,20 @@ def results_markdown(env: dict, params: Params, quick: bool, scenarios: list[Sce
     ]
     lines += [f"| {t} | {s} | {m} |" for t, s, m in verdicts]
     lines += ["", f"![ratio to floor per contender per scenario]({chart_name})", "", "## Scenarios", ""]
+    tail = [
+        "",
+        "## Reproduce, check, profile",
+        "",
+        "    make bench                          # this file and the chart",
+        "    make bench ARGS='--quick --check'   # smoke run (writes under benchmarks/.work/);",
+        "                                        # exits 1 unless every agent_cache herd loads once",
+        "    .venv/bin/pip install py-spy",
+        "    .venv/bin/py-spy record -r 1000 -f raw -o prof.txt -- \\",
+        "        .venv/bin/python benchmarks/hotpath.py session-hit   # or lru-hit, kwargs-hit, ...",
+        "",
+    ]
     for sc in scenarios:
         lines.append(f"- **{sc.key}** (floor `{sc.floor}`): {sc.title}."
                      + (f" {sc.note}" if sc.note else ""))
-    lines += ["", "## Table", "", markdown_table(rows), ""]
+    lines += ["", "## Table", "", markdown_table(rows), ""] + tail
     return "\n".join(lines)

@@ -24,7 +24,7 @@ from harness import Case, Sample, cpu_clock, timed_loop, wall_clock
 class Params:
     """Sizes of every scenario; ``quick()`` shrinks them for a smoke run."""
 
-    reps: int = 7
+    reps: int = 11
     hot_keys: int = 1_000
     hot_calls: int = 100_000
     hot_maxsize: int = 2_048
@@ -39,8 +39,8 @@ class Params:
     # A contender slower than budget_s per repetition at the full size runs fewer calls
     # (never fewer than min_calls, and for churn never fewer than 2.5 × maxsize): a steady
     # state costs the same per call, and cashews would otherwise take minutes alone.
-    budget_s: float = 0.2
-    min_calls: int = 10_000
+    budget_s: float = 0.15
+    min_calls: int = 5_000
 
     @classmethod
     def quick(cls) -> "Params":

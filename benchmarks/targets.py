@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from harness import paired_ratio
 from scenarios import AC_BATCH, Scenario
 
 MET, MISSED, NA = "met", "MISSED", "n/a"
@@ -32,7 +33,7 @@ def ratio_target(scenario: str, contender: str, limit: float) -> Callable:
         case, floor = _case(scenarios, scenario, contender)
         if case is None or case.ns_per_call is None or floor is None or not floor.ns_per_call:
             return NA, (case.error if case is not None and case.error else "not measured")
-        r = case.ns_per_call / floor.ns_per_call
+        r = paired_ratio(case, floor)
         return (MET if r <= limit else MISSED), f"{r:.2f}× {floor.contender}"
 
     return check
