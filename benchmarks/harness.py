@@ -55,6 +55,22 @@ class Case:
         return (max(per) - min(per)) / statistics.median(per)
 
 
+def round_ratios(case: Case, floor: Case | None) -> list[float]:
+    """This row's time over the floor's, round by round (empty if they don't pair up)."""
+    if floor is None or case.error or floor.error or len(case.samples) != len(floor.samples):
+        return []
+    return [(a.elapsed_ns / a.calls) / (b.elapsed_ns / b.calls)
+            for a, b in zip(case.samples, floor.samples)]
+
+
+def quartiles(values: list[float]) -> tuple[float, float]:
+    """The 25th and 75th percentiles: how far one run's ratio can be trusted."""
+    if len(values) < 4:
+        return min(values), max(values)
+    q = statistics.quantiles(values, n=4)
+    return q[0], q[2]
+
+
 def paired_ratio(case: Case, floor: Case | None) -> float | None:
     """Median over rounds of (this row's time / the floor's time in the same round).
 
@@ -63,12 +79,8 @@ def paired_ratio(case: Case, floor: Case | None) -> float | None:
     of the two medians. Falls back to the ratio of medians if the rounds don't pair up."""
     if floor is None or case.ns_per_call is None or not floor.ns_per_call:
         return None
-    if len(case.samples) != len(floor.samples):
-        return case.ns_per_call / floor.ns_per_call
-    return statistics.median(
-        (a.elapsed_ns / a.calls) / (b.elapsed_ns / b.calls)
-        for a, b in zip(case.samples, floor.samples)
-    )
+    ratios = round_ratios(case, floor)
+    return statistics.median(ratios) if ratios else case.ns_per_call / floor.ns_per_call
 
 
 def _reason(exc: BaseException) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from harness import paired_ratio
+from harness import paired_ratio, quartiles, round_ratios
 from scenarios import AC_BATCH, Scenario
 
 MET, MISSED, NA = "met", "MISSED", "n/a"
@@ -34,7 +34,12 @@ def ratio_target(scenario: str, contender: str, limit: float) -> Callable:
         if case is None or case.ns_per_call is None or floor is None or not floor.ns_per_call:
             return NA, (case.error if case is not None and case.error else "not measured")
         r = paired_ratio(case, floor)
-        return (MET if r <= limit else MISSED), f"{r:.2f}× {floor.contender}"
+        text = f"{r:.2f}× {floor.contender}"
+        rounds = round_ratios(case, floor)
+        if rounds:
+            lo, hi = quartiles(rounds)
+            text += f" (rounds' IQR {lo:.2f}–{hi:.2f}{', straddles the limit' if lo <= limit < hi else ''})"
+        return (MET if r <= limit else MISSED), text
 
     return check
 
