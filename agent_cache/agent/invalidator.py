@@ -115,6 +115,8 @@ class MutationTool(ToolBase):
             if session.observe_call(self.tool_name, key, span):
                 self.record_result(span, tn.RESULT_SHORT_CIRCUIT, None)
                 return None
+        if span is not None:  # set before the body runs: a mutation that raises keeps it
+            span.set_attribute(tn.ATTR_RESULT, tn.RESULT_BYPASS)
         group = self._target(session)
         removed = await self._invalidate(group, args, kwargs)
         try:

@@ -172,6 +172,8 @@ class CachedTool(ToolBase):
                 cache = session.cache_for(self)
         elif cache is None:  # session scope, but no session: nothing to scope the entry to
             self.stats.bypasses += 1
+            if span is not None:
+                span.set_attribute(tn.ATTR_RESULT, tn.RESULT_BYPASS)
             value = await self.run_body(args, kwargs, tn.RESULT_BYPASS)
             self.record_result(span, tn.RESULT_BYPASS, value)
             return value
@@ -186,6 +188,8 @@ class CachedTool(ToolBase):
         return await self._miss(cache, key, args, kwargs, session, span)
 
     async def _miss(self, cache: AsyncCache, key: Hashable, args: tuple, kwargs: dict, session: Any, span: Any) -> Any:
+        if span is not None:  # known now, so a load that raises still says what it was
+            span.set_attribute(tn.ATTR_RESULT, tn.RESULT_MISS)
         # partial, not a lambda: closing over args/kwargs would cost every call cells.
         value, led = await cache.load(key, partial(self.run_body, args, kwargs, tn.RESULT_MISS), span=span)
         if session is not None:

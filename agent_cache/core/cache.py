@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from functools import partial
 import logging
 import time
 from typing import Any, Callable, Hashable, Mapping
@@ -200,6 +201,7 @@ class AsyncCache:
                 return await self._lead(key, loader, ttl), True
             if span is not None:
                 spans.add_link(span, flight.span_context)
+                span.set_attribute(tn.ATTR_RESULT, tn.RESULT_COALESCED)
             try:
                 value = await flight.join()
             except Exception:
@@ -334,7 +336,6 @@ class AsyncCache:
     async def _run_batch(self, fn: BatchLoader, batch: dict) -> None:
         keys = list(batch)
         self._stats.batches += 1
-        self._stats.loads += 1
         if tel.metrics_enabled():
             tel.record(tel.batch_size, len(keys), self._load_attrs)
         tracer = tel.active_tracer()
@@ -371,21 +372,7 @@ class AsyncCache:
                 flight.fail(value)
 
     async def _call_batch(self, fn: BatchLoader, keys: list) -> list[tuple[bool, Any]]:
-        started = _perf()
-        try:
-            result = fn(keys)
-            if inspect.isawaitable(result):
-                result = await result
-        except Exception as exc:
-            self._stats.load_errors += 1
-            if tel.metrics_enabled():
-                attrs = dict(self._load_attrs)
-                attrs[tn.ERROR_TYPE] = spans.error_type(exc)
-                tel.record(tel.load_duration, _perf() - started, attrs)
-            raise
-        if tel.metrics_enabled():
-            tel.record(tel.load_duration, _perf() - started, self._load_attrs)
-        return match_results(keys, result)
+        return match_results(keys, await self._run_loader(partial(fn, keys)))
 
     # -- writing -------------------------------------------------------------------------------
 

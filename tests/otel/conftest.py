@@ -11,34 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from opentelemetry import metrics as otel_metrics
-from opentelemetry import trace as otel_trace
-from opentelemetry.metrics import _internal as metrics_internal
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.util._once import Once
+from otel_globals import install_providers, uninstall_providers
 
-
-
-def install_providers(tracer_provider: Any, meter_provider: Any) -> None:
-    otel_trace._TRACER_PROVIDER_SET_ONCE = Once()
-    otel_trace._TRACER_PROVIDER = None
-    metrics_internal._METER_PROVIDER_SET_ONCE = Once()
-    metrics_internal._METER_PROVIDER = None
-    if tracer_provider is not None:
-        otel_trace.set_tracer_provider(tracer_provider)
-    if meter_provider is not None:
-        otel_metrics.set_meter_provider(meter_provider)
-
-
-def uninstall_providers() -> None:
-    otel_trace._TRACER_PROVIDER_SET_ONCE = Once()
-    otel_trace._TRACER_PROVIDER = None
-    metrics_internal._METER_PROVIDER_SET_ONCE = Once()
-    metrics_internal._METER_PROVIDER = None
 
 
 @dataclass

@@ -14,7 +14,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from agent_cache import AgentCache, AgentCacheInvalidator, AgentCacheSession, AgentLoopDetectedError
 from agent_cache.telemetry import configure
 
-from conftest import uninstall_providers
+from otel_globals import uninstall_providers
 
 
 class Receiver:

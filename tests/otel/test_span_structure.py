@@ -155,3 +155,27 @@ async def test_no_sdk_means_no_tracer_and_no_span_work(monkeypatch):
         await tool(1)
     await tool(1)
     assert started == []
+
+
+async def test_failing_tools_still_say_what_kind_of_call_they_were(otel):
+    class Boom(Exception):
+        pass
+
+    @AgentCache(resource="r")
+    async def read(x):
+        raise Boom()
+
+    from agent_cache import AgentCacheInvalidator
+
+    @AgentCacheInvalidator(resource="r")
+    async def write(x):
+        raise Boom()
+
+    for tool in (read, write):
+        try:
+            await tool(1)
+        except Boom:
+            pass
+    results = {s.name.rsplit(".", 1)[-1]: s.attributes.get("agent_cache.result")
+               for s in otel.spans() if s.name.startswith("execute_tool")}
+    assert results == {"read": "miss", "write": "bypass"}

@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 
 from agent_cache import AgentCache, AgentCacheInvalidator, AgentCacheSession, get_metrics
 
-from conftest import install_providers, uninstall_providers
+from otel_globals import install_providers, uninstall_providers
 
 
 class ExplodingProcessor(SpanProcessor):
