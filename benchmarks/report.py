@@ -121,16 +121,17 @@ def results_markdown(env: dict, params: Params, quick: bool, scenarios: list[Sce
         f"- Machine: {env['machine']}",
         f"- Python: {env['python']}",
         f"- Libraries: {versions}",
-        f"- Method: one process, one event loop; {params.reps} interleaved repetitions per "
-        "scenario (rotated order), median reported; `spread` is (max − min) / median. "
+        f"- Method: one process, one event loop; {params.reps} interleaved rounds per "
+        "scenario (rotated order; 2× for herd, 4× for batching, which are short and timed on "
+        "the wall clock), median reported; `spread` is (max − min) / median. "
         "Every row goes through the same driver loop, so its cost is in every figure and "
         "`× floor` is the ratio to the scenario's floor measured in the same run (the median "
         "over rounds of the two rows' quotient in that round). "
         "CPU-bound rows are timed in process CPU time (this machine is shared, and wall time "
         "would also count the slices other jobs took); herd and batching, which wait, on the "
-        "wall clock. A row slower than the time budget runs fewer calls (`calls` note, "
-        "never fewer than 5,000, or 2.5 × maxsize for churn): a steady state costs the same "
-        "per call.",
+        "wall clock. agent_cache and the floors always run the full sizes; a peer slower than "
+        "the time budget runs fewer calls (`calls` note, never fewer than 5,000, or 2.5 × "
+        "maxsize for churn): a steady state costs the same per call.",
         "- Floors: `bare` awaits the undecorated coroutine; `ideal` is `d.get(args)` and a "
         "store on a miss (an OrderedDict FIFO bound when the scenario has a maxsize); "
         "`ideal-kw` adds a minimal freeze of dict/list arguments; `dataloader` collects keys "

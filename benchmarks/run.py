@@ -45,7 +45,7 @@ async def _run_all(params: S.Params, only: set[str] | None) -> list[S.Scenario]:
         if only and sc.key not in only:
             continue
         print(f"[{sc.key}] {sc.title}", flush=True)
-        await run_interleaved(sc.cases, params.reps, print)
+        await run_interleaved(sc.cases, params.reps * sc.rounds_factor, print)
         done.append(sc)
     if not only or "agent-hit+sdk" in only:
         print("[agent-hit+sdk] installing the OpenTelemetry SDK", flush=True)

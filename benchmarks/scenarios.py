@@ -24,7 +24,7 @@ from harness import Case, Sample, cpu_clock, timed_loop, wall_clock
 class Params:
     """Sizes of every scenario; ``quick()`` shrinks them for a smoke run."""
 
-    reps: int = 11
+    reps: int = 9
     hot_keys: int = 1_000
     hot_calls: int = 100_000
     hot_maxsize: int = 2_048
@@ -34,7 +34,7 @@ class Params:
     churn_space: int = 1_000_000
     churn_maxsize: int = 10_000
     batch_keys: int = 1_000
-    sdk_calls: int = 10_000
+    sdk_calls: int = 5_000
     seed: int = 5
     # A contender slower than budget_s per repetition at the full size runs fewer calls
     # (never fewer than min_calls, and for churn never fewer than 2.5 × maxsize): a steady
@@ -47,8 +47,14 @@ class Params:
         return cls(reps=3, hot_calls=3_000, churn_calls=4_000, churn_maxsize=1_000,
                    sdk_calls=1_000, budget_s=0.05, min_calls=1_000)
 
-    def calls(self, probe_ns: int, probe_calls: int, total: int, at_least: int = 0) -> int:
-        """How many of ``total`` calls fit the budget, from a probe's timing."""
+    def calls(self, probe_ns: int, probe_calls: int, total: int, at_least: int = 0,
+              family: str = C.PEER) -> int:
+        """How many of ``total`` calls fit the budget, from a probe's timing.
+
+        Only peers are cut: agent_cache and the floors always run the issue's full sizes,
+        since the targets are stated at those sizes."""
+        if family != C.PEER:
+            return total
         per_call = max(probe_ns / probe_calls, 1.0)
         fit = int(self.budget_s * 1e9 / per_call)
         return min(total, max(fit, self.min_calls, at_least))
@@ -65,6 +71,7 @@ class Scenario:
     cases: list[Case]
     unit: str = "ns/call"
     note: str = ""
+    rounds_factor: int = 1  # cheap wall-clock scenarios get more rounds: they are noisier
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -147,7 +154,7 @@ def _hit_case(scenario: str, c: C.Contender, p: Params, calls: list | None = Non
             return ns, ran[0] - before
 
         probe_ns, _ = await timed(keys[:PROBE])
-        n = p.calls(probe_ns, min(PROBE, len(keys)), len(keys))
+        n = p.calls(probe_ns, min(PROBE, len(keys)), len(keys), family=c.family)
         used = keys[:n]
 
         async def rep() -> Sample:
@@ -204,7 +211,7 @@ def kwargs_hit(p: Params) -> Scenario:
                         await fn(**kw)
                     return cpu_clock() - t0
 
-                n = p.calls(await timed(calls_kw[:PROBE]), PROBE, len(calls_kw))
+                n = p.calls(await timed(calls_kw[:PROBE]), PROBE, len(calls_kw), family=c.family)
                 used = calls_kw[:n]
 
                 async def rep() -> Sample:
@@ -255,6 +262,7 @@ def herd(p: Params) -> Scenario:
         "herd", f"Herd: {p.herd:,} concurrent misses on one key, loader sleeps "
         f"{p.herd_sleep_s * 1000:g} ms (ns/call = wall / {p.herd:,})", "ideal", cases,
         note="ideal and bare have no single-flight: their loader runs once per caller.",
+        rounds_factor=2,
     )
 
 
@@ -274,7 +282,8 @@ def churn(p: Params) -> Scenario:
 
             async def prepare():
                 probe = timed_loop(c.build(counting_body("probe")[0], p.churn_maxsize))
-                n = p.calls(await probe(keys[:PROBE]), PROBE, len(keys), 5 * p.churn_maxsize // 2)
+                n = p.calls(await probe(keys[:PROBE]), PROBE, len(keys), 5 * p.churn_maxsize // 2,
+                            c.family)
                 used[:] = keys[:n]
 
                 async def rep() -> Sample:
@@ -330,6 +339,7 @@ def batching(p: Params) -> Scenario:
     return Scenario(
         "batching", f"Batching: {p.batch_keys:,} concurrent distinct keys, batch_loader, "
         "window 5 ms, max batch 100 (ns/key = wall / keys)", "dataloader", cases,
+        rounds_factor=4,
     )
 
 
