@@ -102,53 +102,56 @@ class CachedTool(ToolBase):
         skip = self.skip_args
         stats = self.stats
         tool_name = self.tool_name
+        func = self.func
         execute = self.execute
         run = self._execute
         miss = self._miss
         short_circuit = self._short_circuit
         get_session = current_session.get
         active_tracer = tel.active_tracer
+        metrics_enabled = tel.metrics_enabled
         trace_api = tel.otel_trace
-        cache = self.cache
+        global_cache = self.cache
+        tool = self
 
-        if cache is not None:
+        @functools.wraps(func)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            key = make_key(args[skip:], kwargs) if (kwargs or skip) else args
+            session = get_session()
+            if trace_api._TRACER_PROVIDER is not None and active_tracer() is not None:
+                return await execute(key, args, kwargs, session)
+            # The hot path, inlined: no span, no extra coroutine, no key object.
+            if global_cache is not None:
+                cache = global_cache
+            elif session is not None:
+                cache = session._caches.get(tool)  # not `or`: that would call len(cache)
+                if cache is None:
+                    cache = session.cache_for(tool)
+            else:  # session scope outside a session: runs uncached
+                return await run(key, args, kwargs, None, None)
             data = cache._data
-
-            @functools.wraps(self.func)
-            async def wrapper(*args: Any, **kwargs: Any) -> Any:
-                key = make_key(args[skip:], kwargs) if (kwargs or skip) else args
-                session = get_session()
-                if trace_api._TRACER_PROVIDER is not None and active_tracer() is not None:
-                    return await execute(key, args, kwargs, session)
-                # The hot path, inlined: no span, no extra coroutine, no key object.
-                try:
-                    entry = data.get(key)
-                except TypeError:
-                    key = freeze(key)
-                    entry = data.get(key)
+            try:
+                entry = data.get(key)
+            except TypeError:
+                key = freeze(key)
+                entry = data.get(key)
+            if session is not None:
+                finding = session.calls.record(tool_name, key)
+                if finding is not None and session.handle_loop(finding, tool_name, None):
+                    return short_circuit(key, session, None)
+            if entry is not None and entry[1] > _monotonic():
+                entry[2] = True
+                stats.hits += 1
                 if session is not None:
-                    finding = session.calls.record(tool_name, key)
-                    if finding is not None and session.handle_loop(finding, tool_name, None):
-                        return short_circuit(key, session, None)
-                if entry is not None and entry[1] > _monotonic():
-                    entry[2] = True
-                    stats.hits += 1
-                    if session is not None:
-                        session.hits += 1
-                    return entry[0]
-                return await miss(cache, key, args, kwargs, session, None)
-
-        else:
-
-            @functools.wraps(self.func)
-            async def wrapper(*args: Any, **kwargs: Any) -> Any:
-                key = make_key(args[skip:], kwargs) if (kwargs or skip) else args
-                if trace_api._TRACER_PROVIDER is not None and active_tracer() is not None:
-                    return await execute(key, args, kwargs, get_session())
-                return await run(key, args, kwargs, get_session(), None)
+                    session.hits += 1
+                return entry[0]
+            if session is None and key not in cache._flights and not metrics_enabled():
+                # A plain miss, nobody listening: lead the load with the bare tool.
+                return await cache._lead(key, partial(func, *args, **kwargs), None)
+            return await miss(cache, key, args, kwargs, session, None)
 
         wrapper.get_metrics = stats.as_dict  # type: ignore[attr-defined]
-        wrapper.cache = cache  # type: ignore[attr-defined]
+        wrapper.cache = global_cache  # type: ignore[attr-defined]
         return self.attach(wrapper)
 
     async def execute(self, key: Hashable, args: tuple, kwargs: dict, session: Any) -> Any:
@@ -191,7 +194,11 @@ class CachedTool(ToolBase):
         if span is not None:  # known now, so a load that raises still says what it was
             span.set_attribute(tn.ATTR_RESULT, tn.RESULT_MISS)
         # partial, not a lambda: closing over args/kwargs would cost every call cells.
-        value, led = await cache.load(key, partial(self.run_body, args, kwargs, tn.RESULT_MISS), span=span)
+        loader = partial(self.run_body, args, kwargs, tn.RESULT_MISS)
+        if key not in cache._flights:  # nobody is loading it: lead directly, one coroutine less
+            value, led = await cache._lead(key, loader, None), True
+        else:
+            value, led = await cache.load(key, loader, span=span)
         if session is not None:
             if led:
                 session.misses += 1

@@ -13,18 +13,38 @@ Contract:
   Programming errors (wrong types) may raise.
 - Values that cannot be encoded safely are not stored (warning once per cache); nothing
   read back may execute code (see :mod:`agent_cache.backends.codec`).
+- Optional: ``async get_entry(key) -> (value, remaining) | MISSING``, where ``remaining`` is
+  how many seconds the stored entry still lives (``None``: no expiry). The cache then keeps
+  an L2 answer in L1 for at most that long, so a value never outlives the TTL it was
+  written with (without it, an L1 copy of an L2 entry could live up to twice the TTL).
+  ``remaining`` must be measured no earlier than the read and counted down to the moment
+  ``get_entry`` returns (a backend with a network round trip subtracts the time it took),
+  because the caller adds it to its own clock right away. Backends without ``get_entry``
+  still work: their values get the cache's full TTL.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Tuple, runtime_checkable
 
 from ..core.sentinel import MISSING
+
+#: What ``get_entry`` answers for a live entry: ``(value, remaining seconds or None)``.
+Entry = Tuple[Any, "float | None"]
+
+
+def value_of(entry: Any) -> Any:
+    """The value of a ``get_entry`` answer, or :data:`MISSING`: ``get`` built on ``get_entry``."""
+    return entry if entry is MISSING else entry[0]
 
 
 @runtime_checkable
 class Backend(Protocol):
-    """A second cache tier. All methods are coroutines; all are best-effort."""
+    """A second cache tier. All methods are coroutines; all are best-effort.
+
+    ``get_entry`` (see the module docstring) is optional and therefore not a member here:
+    the cache looks it up with ``getattr`` and falls back to ``get``.
+    """
 
     async def get(self, key: str) -> Any:
         """The stored value, or :data:`MISSING` when absent, expired, corrupt or unreachable."""
@@ -47,4 +67,4 @@ class Backend(Protocol):
         ...
 
 
-__all__ = ["Backend", "MISSING"]
+__all__ = ["Backend", "Entry", "MISSING", "value_of"]

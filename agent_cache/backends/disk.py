@@ -30,6 +30,7 @@ from typing import Any, Callable, TypeVar
 
 from ..core.sentinel import MISSING
 from ._support import BackendSupport, namespace_of
+from .base import Entry, value_of
 from .codec import Codec, default_codec
 
 logger = logging.getLogger("agent_cache.backends.disk")
@@ -106,8 +107,20 @@ class DiskBackend(BackendSupport):
     # -- the Backend protocol (event-loop side) ---------------------------------------------
 
     async def get(self, key: str) -> Any:
+        return value_of(await self.get_entry(key))
+
+    async def get_entry(self, key: str) -> Entry | Any:
+        """``(value, seconds left or None)``, or ``MISSING`` (absent, expired, unreadable).
+
+        The seconds left are counted on the event loop after the read, so the thread hop
+        back is already taken off.
+        """
         _check_str("key", key)
-        return await self._submit("get", MISSING, self._get, key, self._clock())
+        found = await self._submit("get", MISSING, self._get, key, self._clock())
+        if found is MISSING:
+            return MISSING
+        value, expires_at = found
+        return value, None if expires_at is None else max(0.0, expires_at - self._clock())
 
     async def set(self, key: str, value: Any, ttl: float | None) -> None:
         _check_str("key", key)
@@ -246,6 +259,7 @@ class DiskBackend(BackendSupport):
                 self._failed("close", exc)
 
     def _get(self, conn: sqlite3.Connection, key: str, now: float) -> Any:
+        """``(value, expires_at)`` of a live row, or ``MISSING``."""
         self.stats["reads"] += 1
         row = conn.execute("SELECT value, expires_at FROM entries WHERE key = ?", (key,)).fetchone()
         if row is None:
@@ -260,7 +274,7 @@ class DiskBackend(BackendSupport):
             conn.execute("DELETE FROM entries WHERE key = ? AND value = ?", (key, payload))
             return MISSING
         self.stats["hits"] += 1
-        return value
+        return value, expires_at
 
     def _set(self, conn: sqlite3.Connection, key: str, payload: bytes, expires_at: float | None, now: float) -> None:
         with _transaction(conn):

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from ..core.sentinel import MISSING
 from ._support import BackendSupport, namespace_of
+from .base import Entry, value_of
 from .codec import Codec
 
 
@@ -33,21 +34,28 @@ class MemoryBackend(BackendSupport):
         return len(self._data)
 
     async def get(self, key: str) -> Any:
+        return value_of(await self.get_entry(key))
+
+    async def get_entry(self, key: str) -> Entry | Any:
+        """``(value, seconds left or None)``, or ``MISSING`` (absent, expired, unreadable)."""
         self.stats["reads"] += 1
         entry = self._data.get(key)
         if entry is None:
             return MISSING
         stored, expires_at = entry
-        if expires_at is not None and expires_at <= self._clock():
-            del self._data[key]
-            return MISSING
+        remaining = None
+        if expires_at is not None:
+            remaining = expires_at - self._clock()
+            if remaining <= 0:
+                del self._data[key]
+                return MISSING
         if self.codec is not None:
             ok, stored = self._decode_or_none(stored)
             if not ok:
                 del self._data[key]
                 return MISSING
         self.stats["hits"] += 1
-        return stored
+        return stored, remaining
 
     async def set(self, key: str, value: Any, ttl: float | None) -> None:
         stored = value

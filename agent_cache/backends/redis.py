@@ -54,6 +54,7 @@ import asyncio
 import inspect
 import os
 import socket
+import time
 import uuid
 from dataclasses import asdict, dataclass
 from typing import Any, Awaitable, Callable, TypeVar
@@ -63,11 +64,12 @@ from ..telemetry import names as tn
 from ..telemetry import tier as tier_telemetry
 from . import breaker as _breaker
 from ._support import namespace_of
+from .base import Entry, value_of
 from .backplane import KIND_CLEAR, KIND_DELETE, Backplane, InvalidationCallback, encode_message
 from .codec import Codec, default_codec
 from .redis_link import FAILED, OUTAGE_ERRORS, Redis, RedisLink
 from . import redis_scripts as scripts
-from .redis_singleflight import LoadLockMixin, ttl_ms
+from .redis_singleflight import LoadLockMixin, counted_down, ttl_ms
 from .redis_tier import L1Registry, l1_summary
 
 T = TypeVar("T")
@@ -219,18 +221,36 @@ class RedisBackend(LoadLockMixin):
     # -- Backend protocol -------------------------------------------------------------------
     async def get(self, key: str) -> Any:
         """The value stored for ``key``, or ``MISSING`` (absent, unreadable, or Redis away)."""
-        raw = await self._call("get", Redis.get, self._rkey(key))
-        if raw is FAILED:
+        return value_of(await self.get_entry(key))
+
+    async def get_entry(self, key: str) -> Entry | Any:
+        """``(value, seconds left or None)`` for ``key``, or ``MISSING`` like :meth:`get`.
+
+        The value and its PTTL are read in one atomic step; the seconds left are counted
+        down by the round trip, so an L1 copy kept that long never outlives the Redis entry.
+        """
+        found = await self._read("get", key)
+        if found is FAILED:
             return MISSING
-        if raw is None:
-            self.stats.misses += 1
-            return MISSING
-        value = self._decode(raw)
+        raw, left, _ = found
+        value = MISSING if raw is None else self._decode(raw)
         if value is MISSING:
             self.stats.misses += 1
-        else:
-            self.stats.hits += 1
-        return value
+            return MISSING
+        self.stats.hits += 1
+        return value, left
+
+    async def _read(self, op: str, key: str, *, lock: bool = False) -> Any:
+        """``(payload or None, seconds left or None, lock held)`` in one round trip, or
+        ``FAILED``. The lock is only looked at with ``lock=True``."""
+        keys = [self._rkey(key), self._lock_key(key)] if lock else [self._rkey(key)]
+        sent = time.monotonic()
+        found = await self._call(op, scripts.run, scripts.READ, keys, [])
+        if found is FAILED:
+            return FAILED
+        pttl = int(found[1])
+        left = counted_down(None if pttl < 0 else pttl / 1000.0, sent)
+        return found[0], left, lock and bool(found[2])
 
     async def set(self, key: str, value: Any, ttl: float | None) -> None:
         """Store ``value`` for ``ttl`` seconds (``None``: no expiry); a no-op on outage."""

@@ -101,6 +101,18 @@ return 1
 """
 
 
+# KEYS: value[, lock]. A value read together with its PTTL (atomically: the TTL is the one
+# of this value, not of a value written between two commands), and whether the load lock
+# is held when a lock key is given. Replies {payload or nil, pttl (-1: no expiry)[, 0/1]}.
+_READ = """
+local v = redis.call('GET', KEYS[1])
+local t = -2
+if v then t = redis.call('PTTL', KEYS[1]) end
+if KEYS[2] then return {v, t, redis.call('EXISTS', KEYS[2])} end
+return {v, t}
+"""
+
+
 def _script(source: str) -> AsyncScript:
     # Run by EVALSHA on the client given at call time, falling back to EVAL (and caching
     # the script again) after a restart flushed Redis's script cache.
@@ -110,6 +122,7 @@ def _script(source: str) -> AsyncScript:
 SET = _script(_SET)
 DELETE = _script(_DELETE)
 CLEAR = _script(_CLEAR)
+READ = _script(_READ)
 ACQUIRE = _script(_ACQUIRE)
 RELEASE = _script(_RELEASE)
 STORE_AND_RELEASE = _script(_STORE_AND_RELEASE)
@@ -121,6 +134,6 @@ def run(client: Redis, script: AsyncScript, keys: list[str], args: list[Any]) ->
 
 
 __all__ = [
-    "ACQUIRE", "CLEAR", "DELETE", "INDEX_SUFFIX", "LOCK_SUFFIX", "RELEASE", "SET",
+    "ACQUIRE", "CLEAR", "DELETE", "INDEX_SUFFIX", "LOCK_SUFFIX", "READ", "RELEASE", "SET",
     "STORE_AND_RELEASE", "run",
 ]

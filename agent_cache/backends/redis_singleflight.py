@@ -24,15 +24,17 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 import uuid
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable, NamedTuple, TypeVar
 
 from ..core.sentinel import MISSING
 from ..telemetry import names as tn
 from ..telemetry import runtime as tel
 from ..telemetry import spans
 from . import redis_scripts as scripts
-from .redis_link import FAILED, Redis
+from .base import value_of
+from .redis_link import FAILED
 
 T = TypeVar("T")
 
@@ -43,6 +45,26 @@ _HAND_OVERS = 3  # how often a waiter tries to take over from a holder that went
 def ttl_ms(ttl: float | None) -> int | None:
     """Seconds to Redis ``PX`` milliseconds (at least 1), ``None`` for no expiry."""
     return None if ttl is None else max(1, math.ceil(ttl * 1000))
+
+
+def counted_down(seconds: float | None, since: float) -> float | None:
+    """``seconds`` left as measured at ``since`` (``time.monotonic()``), counted down to
+    now; ``None`` (no expiry) stays ``None``. Never overstates how long a value lives."""
+    if seconds is None:
+        return None
+    return max(0.0, seconds - (time.monotonic() - since))
+
+
+class Loaded(NamedTuple):
+    """What :meth:`LoadLockMixin.load_through` answers.
+
+    ``remaining``: when ``from_tier``, the seconds the Redis entry still lives (``None``:
+    no expiry), so the caller's L1 copy does not outlive it; ``None`` for a fresh load.
+    """
+
+    value: Any
+    from_tier: bool
+    remaining: float | None = None
 
 
 class LoadLockMixin:
@@ -59,7 +81,8 @@ class LoadLockMixin:
     _index_key: Callable[[str], str]
     _encode: Callable[[Any], "bytes | None"]
     _decode: Callable[[bytes], Any]
-    get: Callable[[str], Awaitable[Any]]
+    _read: Callable[..., Awaitable[Any]]
+    get_entry: Callable[[str], Awaitable[Any]]
 
     async def acquire_load_lock(self, key: str) -> str | None:
         """Try to become the one process that loads ``key``.
@@ -121,22 +144,25 @@ class LoadLockMixin:
         ``timeout`` (default ``lock_ttl``) passed. On ``MISSING`` the caller should try
         :meth:`acquire_load_lock` again or load itself.
         """
+        return value_of(await self.wait_for_entry(key, timeout))
+
+    async def wait_for_entry(self, key: str, timeout: float | None = None) -> Any:
+        """Like :meth:`wait_for_value`, answering ``(value, seconds left or None)``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (self.lock_ttl if timeout is None else timeout)
         delay = 0.002
-        rkey, lkey = self._rkey(key), self._lock_key(key)
         while True:
-            found = await self._call("wait", Redis.mget, rkey, lkey)
+            found = await self._read("wait", key, lock=True)
             if found is FAILED:
                 break
-            raw, lock = found
+            raw, left, locked = found
             if raw is not None:
                 value = self._decode(raw)
                 if value is not MISSING:
                     self.stats.lock_waits_filled += 1
-                    return value
+                    return value, left
                 break
-            if lock is None:
+            if not locked:
                 break
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -148,42 +174,44 @@ class LoadLockMixin:
 
     async def load_through(
         self, key: str, load: Callable[[], Awaitable[T]], ttl: float | None
-    ) -> tuple[T, bool]:
+    ) -> Loaded:
         """Read ``key``; on a miss run ``load`` once across every process sharing Redis.
 
         Called by ``AsyncCache`` on an L1 miss (after its in-process single-flight). Returns
-        ``(value, from_tier)``: ``from_tier`` is ``True`` when the value came from Redis
-        (stored earlier, or loaded meanwhile by the process holding the lock). Exceptions of
+        :class:`Loaded` ``(value, from_tier, remaining)``: ``from_tier`` is ``True`` when the
+        value came from Redis (stored earlier, or loaded meanwhile by the process holding
+        the lock), and then ``remaining`` is how long it still lives there. Exceptions of
         ``load`` propagate (after the lock is released, so waiters elsewhere do not wait
         for its expiry); Redis failures never do: the value is then loaded locally.
         """
         failures = self._link.failures
-        value = await self._traced("get", self.get(key))
-        if value is not MISSING:
-            return value, True
+        entry = await self._traced("get", self.get_entry(key))
+        if entry is not MISSING:
+            return Loaded(entry[0], True, entry[1])
         if self._link.failures != failures:
             # Redis is away or slow: one timeout per tool call is the most we pay.
-            return await load(), False
+            return Loaded(await load(), False)
         for _ in range(_HAND_OVERS):
             token = await self._traced("lock", self.acquire_load_lock(key))
             if token is None:
-                value = await self._traced("wait", self.wait_for_value(key))
-                if value is not MISSING:
-                    return value, True
+                entry = await self._traced("wait", self.wait_for_entry(key))
+                if entry is not MISSING:
+                    return Loaded(entry[0], True, entry[1])
                 continue
             try:
                 if not token.startswith(_LOCAL_TOKEN_PREFIX):
-                    value = await self._traced("get", self.get(key))  # filled meanwhile?
-                    if value is not MISSING:
+                    entry = await self._traced("get", self.get_entry(key))  # filled meanwhile?
+                    if entry is not MISSING:
+                        read_at = time.monotonic()
                         await self.release_load_lock(key, token)
-                        return value, True
+                        return Loaded(entry[0], True, counted_down(entry[1], read_at))
                 value = await load()
             except BaseException:
                 await self.release_load_lock(key, token)
                 raise
             await self._traced("store", self.store_and_release(key, value, ttl, token))
-            return value, False
-        return await load(), False
+            return Loaded(value, False)
+        return Loaded(await load(), False)
 
     async def _traced(self, operation: str, round_trip: Awaitable[T]) -> T:
         """Await a Redis round trip of the load path, in a span when tracing is on."""
@@ -198,4 +226,4 @@ class LoadLockMixin:
             return result
 
 
-__all__ = ["LoadLockMixin", "ttl_ms"]
+__all__ = ["LoadLockMixin", "Loaded", "counted_down", "ttl_ms"]

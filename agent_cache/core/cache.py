@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from functools import partial
+from types import CoroutineType
 import logging
 import time
 from typing import Any, Callable, Hashable, Mapping
@@ -174,11 +175,12 @@ class AsyncCache:
         # The expired entry, if any, is dropped and counted here.
         self._store.lookup(key, _monotonic())
         if self.backend is not None:
-            value = await self._backend_get(key)
-            if value is not MISSING:
+            entry = await self._backend_entry(key)
+            if entry is not MISSING:
+                value, remaining = entry
                 self._stats.hits += 1
                 self._stats.l2_hits += 1
-                self._store.put(key, value, self._expiry(None))
+                self._store.put(key, value, self._expiry(None, remaining))
                 return value
         self._stats.misses += 1
         return default
@@ -218,15 +220,30 @@ class AsyncCache:
         flight = Flight()
         self._flights[key] = flight
         self._stats.misses += 1
-        self._store.lookup(key, _monotonic())  # drops (and counts) an expired entry
+        if key in self._data:
+            self._store.lookup(key, _monotonic())  # drops (and counts) an expired entry
         try:
-            tracer = tel.active_tracer()
-            if tracer is None:
-                value, from_backend = await self._fetch(key, loader, ttl)
+            remaining = None  # seconds the tier's copy still lives, if it answered
+            tracer = None if tel.otel_trace._TRACER_PROVIDER is None else tel.active_tracer()
+            if tracer is None and self.backend is None and not tel.metrics_enabled():
+                # The common miss, nobody listening: call the loader right here.
+                self._stats.loads += 1
+                try:
+                    value = loader()
+                    if type(value) is CoroutineType or inspect.isawaitable(value):
+                        value = await value
+                except Exception:
+                    self._stats.load_errors += 1
+                    raise
+                from_backend = False
+            elif tracer is None and self.backend is None:
+                value, from_backend = await self._run_loader(loader), False
+            elif tracer is None:
+                value, from_backend, remaining = await self._fetch(key, loader, ttl)
             else:
                 with spans.current_span(tracer, self._load_span_name, self._load_attrs) as span:
                     flight.span_context = span.get_span_context()
-                    value, from_backend = await self._fetch(key, loader, ttl)
+                    value, from_backend, remaining = await self._fetch(key, loader, ttl)
         except BaseException as exc:
             if self._flights.get(key) is flight:
                 del self._flights[key]
@@ -239,59 +256,70 @@ class AsyncCache:
             del self._flights[key]
         stored = not flight.stale
         if stored:
-            self._store.put(key, value, self._expiry(ttl))
-        flight.resolve(value)
+            self._store.put(key, value, self._expiry(ttl, remaining))
+        if flight.waiters is not None:
+            flight.resolve(value)
         if stored and self.backend is not None and not from_backend:
             # No await between the fence check above and the backend write starting: a
             # clear() that comes later is queued after it.
             await self._backend_set(key, value, ttl)
         return value
 
-    async def _fetch(self, key: Hashable, loader: Loader, ttl: float | None) -> tuple[Any, bool]:
-        """Second tier first, then the loader; return ``(value, came_from_backend)``.
+    async def _fetch(
+        self, key: Hashable, loader: Loader, ttl: float | None
+    ) -> tuple[Any, bool, float | None]:
+        """Second tier first, then the loader; return ``(value, came_from_backend, remaining)``.
 
-        A backend with ``load_through(skey, load, ttl) -> (value, from_tier)`` (the Redis
-        tier) reads itself, runs ``load`` once across processes and stores the result, so
-        what it returns is already in the backend.
+        ``remaining``: seconds the tier's entry still lives, when the value was read from
+        the tier and the tier knows (``None`` otherwise); the L1 copy must not outlive it.
+        A backend with ``load_through(skey, load, ttl) -> (value, from_tier, remaining)``
+        (the Redis tier) reads itself, runs ``load`` once across processes and stores the
+        result, so what it returns is already in the backend.
         """
         if self.backend is not None:
             load_through = getattr(self.backend, "load_through", None)
             if load_through is not None:
-                value, from_tier = await load_through(
+                value, from_tier, remaining = await load_through(
                     self._skey(key), lambda: self._run_loader(loader),
                     self.default_ttl if ttl is None else ttl,
                 )
                 if from_tier:
                     self._stats.l2_hits += 1
-                return value, True
-            value = await self._backend_get(key)
-            if value is not MISSING:
+                return value, True, remaining
+            entry = await self._backend_entry(key)
+            if entry is not MISSING:
                 self._stats.l2_hits += 1
-                return value, True
-        return await self._run_loader(loader), False
+                return entry[0], True, entry[1]
+        return await self._run_loader(loader), False, None
 
     async def _run_loader(self, loader: Loader) -> Any:
-        """Run the loader, counted and timed for the histogram."""
-        self._stats.loads += 1
-        started = _perf()
+        """Run the loader, counted, and timed for the histogram when an SDK listens."""
+        stats = self._stats
+        stats.loads += 1
+        timed = tel.metrics_enabled()
+        started = _perf() if timed else 0.0
         try:
             value = loader()
-            if inspect.isawaitable(value):
+            if type(value) is CoroutineType or inspect.isawaitable(value):
                 value = await value
         except Exception as exc:
-            self._stats.load_errors += 1
-            if tel.metrics_enabled():
+            stats.load_errors += 1
+            if timed:
                 attrs = dict(self._load_attrs)
                 attrs[tn.ERROR_TYPE] = spans.error_type(exc)
                 tel.record(tel.load_duration, _perf() - started, attrs)
             raise
-        if tel.metrics_enabled():
+        if timed:
             tel.record(tel.load_duration, _perf() - started, self._load_attrs)
         return value
 
-    def _expiry(self, ttl: float | None) -> float:
+    def _expiry(self, ttl: float | None, remaining: float | None = None) -> float:
+        """When an entry stored now expires: after ``ttl`` (default: ``default_ttl``), or
+        sooner if it came from a tier whose copy lives only ``remaining`` more seconds."""
         if ttl is None:
             ttl = self.default_ttl
+        if remaining is not None and (ttl is None or remaining < ttl):
+            ttl = remaining
         return NEVER if ttl is None else _monotonic() + ttl
 
     # -- batching ----------------------------------------------------------------------------
@@ -481,8 +509,17 @@ class AsyncCache:
     def _skey(self, key: Hashable) -> str:
         return stable_key(self.namespace, key)
 
-    async def _backend_get(self, key: Hashable) -> Any:
-        return await self._backend_call("get", self._skey(key), default=MISSING)
+    async def _backend_entry(self, key: Hashable) -> Any:
+        """``(value, seconds left or None)`` from the tier, or ``MISSING``.
+
+        Uses the backend's optional ``get_entry``; a backend with only ``get`` answers
+        ``None`` for the seconds left (its values get the full TTL in L1).
+        """
+        skey = self._skey(key)
+        if callable(getattr(self.backend, "get_entry", None)):
+            return await self._backend_call("get_entry", skey, default=MISSING)
+        value = await self._backend_call("get", skey, default=MISSING)
+        return MISSING if value is MISSING else (value, None)
 
     async def _backend_set(self, key: Hashable, value: Any, ttl: float | None) -> None:
         if ttl is None:

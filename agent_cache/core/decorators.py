@@ -32,6 +32,8 @@ def memoize(func: Callable, cache: AsyncCache, skip_args: int) -> Callable:
     data = cache._data
     stats = cache._stats
     load = cache.load
+    lead = cache._lead
+    flights = cache._flights
 
     checks_expiry = cache.default_ttl is not None  # AsyncLRU entries never expire
 
@@ -56,7 +58,10 @@ def memoize(func: Callable, cache: AsyncCache, skip_args: int) -> Callable:
             cache._fence(key)  # a forced reload must not join (or be overwritten by) an older load
         # partial, not a lambda: a closure over args/kwargs would make them cells, and
         # allocating those cells costs every call, hits included.
-        value, _ = await load(key, partial(func, *args, **kwargs))
+        loader = partial(func, *args, **kwargs)
+        if key not in flights:  # nobody is loading it: lead directly, one coroutine less
+            return await lead(key, loader, None)
+        value, _ = await load(key, loader)
         return value
 
     def invalidate_cache(*args: Any, **kwargs: Any) -> bool:

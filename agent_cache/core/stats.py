@@ -70,6 +70,7 @@ class CacheStats:
             "size": self.entries,
             "loads": self.loads,
             "load_errors": self.load_errors,
+            "errors": self.load_errors,
             "l2_hits": self.l2_hits,
             "batches": self.batches,
             "evictions": self.evicted_capacity + self.evicted_expired + self.evicted_invalidated,
