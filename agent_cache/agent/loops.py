@@ -46,6 +46,7 @@ class CallLog:
         "run_start",
         "last_match",
         "same_run",
+        "trim_at",
     )
 
     def __init__(
@@ -59,11 +60,13 @@ class CallLog:
         self.trace: deque[tuple[str, Hashable]] = deque(maxlen=trace_limit)
         self.names: list[str] = []  # tool names from absolute position `base` on
         self.base = 0
-        self.repeats: dict[tuple[str, Hashable], int] = {}
+        # call -> [count]: a mutable cell, so each call hashes its (tool, key) once.
+        self.repeats: dict[tuple[str, Hashable], list[int]] = {}
         self.recent: dict[str, list[int]] = {}  # tool -> its positions within the window
         self.run_start: dict[int, int] = {}  # distance L -> first position of the current run
         self.last_match: dict[int, int] = {}  # distance L -> last position that matched at L
         self.same_run = 0  # how many calls in a row, ending now, were of the same tool
+        self.trim_at = 8 * max_cycle
 
     def record(self, tool: str, key: Hashable) -> Finding | None:
         """Log one call; return the loop it closes, if any (only when detection is on)."""
@@ -76,8 +79,11 @@ class CallLog:
         names = self.names
         previous = names[-1] if names else None
         names.append(tool)
-        repeats = self.repeats.get(call, 0) + 1
-        self.repeats[call] = repeats
+        counter = self.repeats.get(call)
+        if counter is None:
+            counter = self.repeats[call] = [0]
+        counter[0] += 1
+        repeats = counter[0]
         # Cycle bookkeeping runs on every call, even one that trips another check.
         if previous == tool and self.same_run >= self.max_cycle:
             self.same_run += 1  # deep in a one-tool streak: no cycle can end here
@@ -89,7 +95,7 @@ class CallLog:
                 self.recent[previous] = list(range(n - self.max_cycle, n))
             self.same_run = self.same_run + 1 if previous == tool else 1
             cycle = self._track_cycles(tool, n)
-        if len(names) > 8 * self.max_cycle:  # keep only what cycle checks can look at
+        if len(names) > self.trim_at:  # keep only what cycle checks can look at
             drop = len(names) - 2 * self.max_cycle
             del names[:drop]
             self.base += drop

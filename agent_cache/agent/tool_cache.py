@@ -113,6 +113,8 @@ class CachedTool(ToolBase):
         trace_api = tel.otel_trace
         global_cache = self.cache
         tool = self
+        # Entries only expire with a ttl, or when a tier hands back its remaining lifetime.
+        checks_expiry = self.ttl is not None or self.backend is not None
 
         @functools.wraps(func)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -139,7 +141,7 @@ class CachedTool(ToolBase):
                 finding = session.calls.record(tool_name, key)
                 if finding is not None and session.handle_loop(finding, tool_name, None):
                     return short_circuit(key, session, None)
-            if entry is not None and entry[1] > _monotonic():
+            if entry is not None and (not checks_expiry or entry[1] > _monotonic()):
                 entry[2] = True
                 stats.hits += 1
                 if session is not None:
@@ -158,9 +160,16 @@ class CachedTool(ToolBase):
         tracer = tel.active_tracer()
         if tracer is None:
             return await self._execute(key, args, kwargs, session, None)
-        attrs = self.span_attributes(session, args, kwargs)
-        with spans.current_span(tracer, self.span_name, attrs) as span:
+        # Not a @contextmanager: one generator layer less on every traced call.
+        span, token = spans.open_span(tracer, self.span_name, self.span_attributes(session, args, kwargs))
+        error = None
+        try:
             return await self._execute(key, args, kwargs, session, span)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            spans.close_span(span, token, None, error)
 
     async def _execute(self, key: Hashable, args: tuple, kwargs: dict, session: Any, span: Any) -> Any:
         try:

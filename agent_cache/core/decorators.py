@@ -37,13 +37,28 @@ def memoize(func: Callable, cache: AsyncCache, skip_args: int) -> Callable:
 
     checks_expiry = cache.default_ttl is not None  # AsyncLRU entries never expire
 
+    get = data.get
+
     async def reload(key: Hashable, args: tuple, kwargs: dict) -> Any:
         """``use_cache=False``: run the function now and store what it returns."""
         cache._fence(key)  # must not join (or be overwritten by) an older load
         return await lead(key, partial(func, *args, **kwargs), None)
 
-    @functools.wraps(func)
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+    async def share(key: Hashable, loader: Callable) -> Any:
+        value, _ = await load(key, loader)
+        return value
+
+    def start_miss(key: Hashable, args: tuple, kwargs: dict) -> Awaitable[Any]:
+        # A plain function returning the coroutine to await: no frame of its own.
+        # partial, not a lambda: a closure over args/kwargs would make them cells, and
+        # allocating those cells costs every call, hits included.
+        loader = partial(func, *args, **kwargs)
+        if key not in flights:  # nobody is loading it: lead directly
+            return lead(key, loader, None)
+        return share(key, loader)
+
+    async def general(*args: Any, **kwargs: Any) -> Any:
+        """Any call: keyword arguments, skipped arguments, unhashable arguments."""
         if kwargs:
             use_cache = kwargs.pop("use_cache", True)
             key = _key_for(args, kwargs, skip_args)
@@ -52,21 +67,31 @@ def memoize(func: Callable, cache: AsyncCache, skip_args: int) -> Callable:
         else:
             key = args[skip_args:] if skip_args else args
         try:
-            entry = data.get(key)
+            entry = get(key)
         except TypeError:  # an unhashable argument: freeze it
             key = freeze(key)
-            entry = data.get(key)
+            entry = get(key)
         if entry is not None and (not checks_expiry or entry[1] > _monotonic()):
             entry[2] = True
             stats.hits += 1
             return entry[0]
-        # partial, not a lambda: a closure over args/kwargs would make them cells, and
-        # allocating those cells costs every call, hits included.
-        loader = partial(func, *args, **kwargs)
-        if key not in flights:  # nobody is loading it: lead directly, one coroutine less
-            return await lead(key, loader, None)
-        value, _ = await load(key, loader)
-        return value
+        return await start_miss(key, args, kwargs)
+
+    async def positional(*args: Any, **kwargs: Any) -> Any:
+        """The common call, hashable positional arguments only: the key is ``args``."""
+        if kwargs:
+            return await general(*args, **kwargs)
+        try:
+            entry = get(args)
+        except TypeError:
+            return await general(*args)
+        if entry is not None and (not checks_expiry or entry[1] > _monotonic()):
+            entry[2] = True
+            stats.hits += 1
+            return entry[0]
+        return await start_miss(args, args, kwargs)
+
+    wrapper = functools.wraps(func)(positional if skip_args == 0 else general)
 
     def invalidate_cache(*args: Any, **kwargs: Any) -> bool:
         """Drop the entry for these arguments (the ones that make the key, after skip_args)."""

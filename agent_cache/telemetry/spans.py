@@ -6,6 +6,7 @@ import logging
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
@@ -96,8 +97,6 @@ def current_span_context() -> Any:
 
 def open_span(tracer: Any, name: str, attributes: dict[str, Any]) -> tuple[Any, Any]:
     """Start a span and make it current until :func:`close_span` (for ``__aenter__``/``__aexit__``)."""
-    from opentelemetry import context as otel_context
-
     try:
         span = tracer.start_span(name, kind=SpanKind.INTERNAL, attributes=attributes)
     except Exception:
@@ -107,11 +106,10 @@ def open_span(tracer: Any, name: str, attributes: dict[str, Any]) -> tuple[Any, 
     return span, token
 
 
-def close_span(span: Any, token: Any, attributes: dict[str, Any], exc: BaseException | None) -> None:
-    from opentelemetry import context as otel_context
-
+def close_span(span: Any, token: Any, attributes: dict[str, Any] | None, exc: BaseException | None) -> None:
     try:
-        span.set_attributes(attributes)
+        if attributes:
+            span.set_attributes(attributes)
         if exc is not None:
             mark_error(span, exc)
     finally:
