@@ -19,6 +19,7 @@ so each call touches a handful of entries, not the window.
 from __future__ import annotations
 
 from collections import deque
+from itertools import islice
 from typing import Hashable, NamedTuple
 
 from ..telemetry import names as tn
@@ -39,14 +40,13 @@ class CallLog:
         "max_cycle",
         "count",
         "trace",
-        "names",
-        "base",
+        "trace_limit",
+        "last_tool",
         "repeats",
         "recent",
         "run_start",
         "last_match",
         "same_run",
-        "trim_at",
     )
 
     def __init__(
@@ -57,16 +57,16 @@ class CallLog:
         self.max_depth = max_depth
         self.max_cycle = max_cycle
         self.count = 0
-        self.trace: deque[tuple[str, Hashable]] = deque(maxlen=trace_limit)
-        self.names: list[str] = []  # tool names from absolute position `base` on
-        self.base = 0
+        self.trace_limit = trace_limit
+        # Cycle checks read the last `max_cycle` calls from here, so keep at least those.
+        self.trace: deque[tuple[str, Hashable]] = deque(maxlen=max(trace_limit, max_cycle))
+        self.last_tool: str | None = None
         # call -> [count]: a mutable cell, so each call hashes its (tool, key) once.
         self.repeats: dict[tuple[str, Hashable], list[int]] = {}
         self.recent: dict[str, list[int]] = {}  # tool -> its positions within the window
         self.run_start: dict[int, int] = {}  # distance L -> first position of the current run
         self.last_match: dict[int, int] = {}  # distance L -> last position that matched at L
         self.same_run = 0  # how many calls in a row, ending now, were of the same tool
-        self.trim_at = 8 * max_cycle
 
     def record(self, tool: str, key: Hashable) -> Finding | None:
         """Log one call; return the loop it closes, if any (only when detection is on)."""
@@ -76,9 +76,8 @@ class CallLog:
         self.trace.append(call)
         if not self.detect:
             return None
-        names = self.names
-        previous = names[-1] if names else None
-        names.append(tool)
+        previous = self.last_tool
+        self.last_tool = tool
         counter = self.repeats.get(call)
         if counter is None:
             counter = self.repeats[call] = [0]
@@ -95,10 +94,6 @@ class CallLog:
                 self.recent[previous] = list(range(n - self.max_cycle, n))
             self.same_run = self.same_run + 1 if previous == tool else 1
             cycle = self._track_cycles(tool, n)
-        if len(names) > self.trim_at:  # keep only what cycle checks can look at
-            drop = len(names) - 2 * self.max_cycle
-            del names[:drop]
-            self.base += drop
         if n + 1 > self.max_depth:
             return Finding(tn.LOOP_MAX_DEPTH, f"Execution depth exceeded: {n + 1} > {self.max_depth}")
         if repeats > self.max_repeats:
@@ -138,5 +133,6 @@ class CallLog:
         self.recent[tool] = kept
         if not found:
             return None
-        end = n + 1 - self.base
-        return self.names[end - found : end]
+        block = [name for name, _ in islice(reversed(self.trace), found)]
+        block.reverse()
+        return block

@@ -94,6 +94,7 @@ class AgentCacheSession:
             self.max_cycle_length,
             self._trace_limit,
         )
+        self.record_call = self.calls.record  # bound once: tool wrappers call it per call
         self._caches: dict[Any, AsyncCache] = {}
         self._groups: dict[str, ResourceGroup] = {}
 
@@ -154,7 +155,8 @@ class AgentCacheSession:
 
     def get_execution_trace(self) -> list[tuple[str, Hashable]]:
         """The ``(tool_name, arguments_key)`` calls made so far in this session, oldest first."""
-        return list(self.calls.trace)
+        trace = list(self.calls.trace)
+        return trace[-self.calls.trace_limit :]
 
     def get_metrics(self) -> dict[str, Any]:
         """``{'hits', 'misses', 'coalesced', 'invalidations', 'loop_detections', 'hit_rate', ...}``."""
@@ -213,7 +215,7 @@ class AgentCacheSession:
         Returns True when the call must be short-circuited; raises
         :class:`AgentLoopDetectedError` when ``on_loop="raise"``.
         """
-        finding = self.calls.record(tool, key)
+        finding = self.record_call(tool, key)
         return finding is not None and self.handle_loop(finding, tool, span)
 
     def handle_loop(self, finding: Finding, tool: str, span: Any) -> bool:

@@ -138,7 +138,7 @@ class CachedTool(ToolBase):
                 key = freeze(key)
                 entry = data.get(key)
             if session is not None:
-                finding = session.calls.record(tool_name, key)
+                finding = session.record_call(tool_name, key)
                 if finding is not None and session.handle_loop(finding, tool_name, None):
                     return short_circuit(key, session, None)
             if entry is not None and (not checks_expiry or entry[1] > _monotonic()):
