@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from live_prometheus import PrometheusServer, Workload, demo_workload, fixture_workload, running_stacks
-from stack_support import DEMO_AVAILABLE, require_tool
+from stack_support import require_tool
 
 
 @pytest.fixture(scope="session")
@@ -30,16 +30,15 @@ def live_report() -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def live_stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[Workload, PrometheusServer]]]:
-    """name -> (workload, prometheus): the ``faulty`` and ``healthy`` fixture workloads, and,
-    when agent_cache.demo exists, the demo with and without misbehaving agents."""
+    """name -> (workload, prometheus): the ``faulty`` and ``healthy`` fixture workloads, and
+    the demo with and without misbehaving agents."""
     require_tool("prometheus")
     root = tmp_path_factory.mktemp("live")
     runs: dict[str, Callable[[], Workload]] = {
         "faulty": partial(fixture_workload, "faulty", root),
         "healthy": partial(fixture_workload, "healthy", root),
+        "demo": partial(demo_workload, "demo", root),
+        "demo-no-loops": partial(demo_workload, "demo-no-loops", root, "--loop-rate", "0"),
     }
-    if DEMO_AVAILABLE:
-        runs["demo"] = partial(demo_workload, "demo", root)
-        runs["demo-no-loops"] = partial(demo_workload, "demo-no-loops", root, "--loop-rate", "0")
     with running_stacks(runs, root) as stacks:
         yield stacks

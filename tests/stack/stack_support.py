@@ -7,7 +7,6 @@ so the tests check what a user would deploy, not a copy.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -32,9 +31,6 @@ GRAFANA = REPO / "grafana"
 DATASOURCES_FILE = GRAFANA / "provisioning" / "datasources" / "datasources.yaml"
 ALERTING_FILE = GRAFANA / "provisioning" / "alerting" / "agent_cache.yaml"
 DASHBOARDS_DIR = GRAFANA / "dashboards"
-
-# The demo (agent_cache.demo) drives a second live test once it is on the branch.
-DEMO_AVAILABLE = importlib.util.find_spec("agent_cache.demo") is not None
 
 # What Grafana puts in place of its built-in variables when it runs a panel's query. The
 # live test scrapes every second, so one minute always spans many samples.

@@ -18,7 +18,6 @@ from stack_support import (
     COLLECTOR_FILE,
     COMPOSE_FILE,
     DATASOURCES_FILE,
-    DEMO_AVAILABLE,
     PROMETHEUS_FILE,
     REPO,
     load_yaml,
@@ -115,7 +114,6 @@ def test_grafana_is_anonymous_viewer(compose: dict) -> None:
     assert env["GF_AUTH_ANONYMOUS_ORG_ROLE"] == "Viewer"
 
 
-@pytest.mark.skipif(not DEMO_AVAILABLE, reason="agent_cache.demo is not on this branch yet")
 def test_demo_command_options_are_accepted_by_the_demo(compose: dict) -> None:
     from agent_cache.demo import options
 

@@ -13,12 +13,9 @@ from __future__ import annotations
 import pytest
 
 from live_prometheus import query_with_data, summarize, wait_for
-from stack_support import DEMO_AVAILABLE, alert_exprs, panel_queries
+from stack_support import alert_exprs, panel_queries
 
-pytestmark = [
-    pytest.mark.stack,
-    pytest.mark.skipif(not DEMO_AVAILABLE, reason="agent_cache.demo is not on this branch yet"),
-]
+pytestmark = pytest.mark.stack
 
 END_OF_RUN = "(done)"  # the demo prints this when the cached run's sessions are all done
 # What the demo's scenarios never do: batch loads, loaders that raise.
