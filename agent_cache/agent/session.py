@@ -81,7 +81,7 @@ class AgentCacheSession:
         self.invalidations = 0
         self.loop_detections = 0
         self._reset_state()
-        self._tool_calls_before_exit = 0
+        self._earlier_tool_calls = 0  # calls of earlier `async with` blocks, whose logs are freed
         self._token: Any = None
         self._span: Any = None
         self._span_token: Any = None
@@ -144,7 +144,7 @@ class AgentCacheSession:
 
     async def _release(self) -> None:
         caches = list(self._caches.values())
-        self._tool_calls_before_exit = self.calls.count
+        self._earlier_tool_calls += self.calls.count
         self._reset_state()
         for cache in caches:
             cache.drop_all()
@@ -174,8 +174,8 @@ class AgentCacheSession:
 
     @property
     def tool_calls(self) -> int:
-        """Tool calls made in this session (kept after it ends)."""
-        return self.calls.count or self._tool_calls_before_exit
+        """Tool calls made in this session (kept after it ends, like the other counters)."""
+        return self._earlier_tool_calls + self.calls.count
 
     @property
     def active(self) -> bool:

@@ -236,8 +236,6 @@ class AsyncCache:
                     self._stats.load_errors += 1
                     raise
                 from_backend = False
-            elif tracer is None and self.backend is None:
-                value, from_backend = await self._run_loader(loader), False
             elif tracer is None:
                 value, from_backend, remaining = await self._fetch(key, loader, ttl)
             else:

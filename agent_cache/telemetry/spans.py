@@ -27,35 +27,15 @@ def current_span(
     If the SDK fails (a broken processor or exporter), the body still runs, under a
     non-recording span: telemetry never breaks a tool call.
     """
-    try:
-        manager = tracer.start_as_current_span(
-            name,
-            kind=SpanKind.INTERNAL,
-            attributes=attributes,
-            links=[Link(c) for c in links] if links else None,
-            record_exception=False,
-            set_status_on_exception=False,
-        )
-        span = manager.__enter__()
-    except Exception:
-        logger.warning("agent_cache: could not start span %r; continuing without it", name, exc_info=True)
-        yield otel_trace.INVALID_SPAN
-        return
+    span, token = open_span(tracer, name, attributes, links)
     error: BaseException | None = None
     try:
         yield span
     except BaseException as exc:
         error = exc
-        mark_error(span, exc)
         raise
     finally:
-        try:
-            if error is None:
-                manager.__exit__(None, None, None)
-            else:
-                manager.__exit__(type(error), error, error.__traceback__)
-        except Exception:
-            logger.warning("agent_cache: could not end span %r", name, exc_info=True)
+        close_span(span, token, None, error)
 
 
 def mark_error(span: Any, exc: BaseException) -> None:
@@ -95,10 +75,21 @@ def current_span_context() -> Any:
     return ctx if ctx.is_valid else None
 
 
-def open_span(tracer: Any, name: str, attributes: dict[str, Any]) -> tuple[Any, Any]:
-    """Start a span and make it current until :func:`close_span` (for ``__aenter__``/``__aexit__``)."""
+def open_span(
+    tracer: Any, name: str, attributes: dict[str, Any], links: Sequence[Any] | None = None
+) -> tuple[Any, Any]:
+    """Start an INTERNAL span and make it current until :func:`close_span`.
+
+    For code that cannot nest a ``with`` block (``__aenter__``/``__aexit__``) or should not
+    pay for a generator on every call (tool wrappers).
+    """
     try:
-        span = tracer.start_span(name, kind=SpanKind.INTERNAL, attributes=attributes)
+        span = tracer.start_span(
+            name,
+            kind=SpanKind.INTERNAL,
+            attributes=attributes,
+            links=[Link(c) for c in links] if links else None,
+        )
     except Exception:
         logger.warning("agent_cache: could not start span %r; continuing without it", name, exc_info=True)
         span = otel_trace.INVALID_SPAN
@@ -107,6 +98,7 @@ def open_span(tracer: Any, name: str, attributes: dict[str, Any]) -> tuple[Any, 
 
 
 def close_span(span: Any, token: Any, attributes: dict[str, Any] | None, exc: BaseException | None) -> None:
+    """Set closing ``attributes``, mark ``exc`` if any, restore the context and end the span."""
     try:
         if attributes:
             span.set_attributes(attributes)
@@ -116,8 +108,8 @@ def close_span(span: Any, token: Any, attributes: dict[str, Any] | None, exc: Ba
         try:
             otel_context.detach(token)
         except Exception:  # detached in another context: the span still ends
-            logger.debug("agent_cache: could not detach session context", exc_info=True)
+            logger.debug("agent_cache: could not detach span context", exc_info=True)
         try:
             span.end()
         except Exception:
-            logger.warning("agent_cache: could not end session span", exc_info=True)
+            logger.warning("agent_cache: could not end span %r", getattr(span, "name", span), exc_info=True)
