@@ -170,9 +170,9 @@ def test_any_flipped_byte_is_detected() -> None:
 
 
 def test_another_key_cannot_read() -> None:
-    data = SignedPickleCodec(b"one key").encode(Point(1, 1))
+    data = SignedPickleCodec(b"one key".ljust(32, b".")).encode(Point(1, 1))
     with pytest.raises(CodecError, match="signature"):
-        SignedPickleCodec(b"another key").decode(data)
+        SignedPickleCodec(b"another key".ljust(32, b".")).decode(data)
 
 
 def test_the_planted_payload_is_really_dangerous(tmp_path) -> None:
@@ -196,8 +196,27 @@ def test_key_validation() -> None:
         SignedPickleCodec(b"")
     with pytest.raises(TypeError, match="key"):
         SignedPickleCodec(123)  # type: ignore[arg-type]
-    data = SignedPickleCodec("text key").encode({1})
-    assert SignedPickleCodec(b"text key").decode(data) == {1}
+    text = "a text key of thirty-two bytes.."
+    data = SignedPickleCodec(text).encode({1})
+    assert SignedPickleCodec(text.encode()).decode(data) == {1}
+
+
+@pytest.mark.parametrize("weak", [b"k", b"secret", b"x" * 31, "31 characters of text key......"])
+def test_short_keys_are_refused_with_how_to_make_one(weak) -> None:
+    """A short key can be brute-forced offline from one stored row; with it an attacker
+    forges a pickle that runs code on read. Refuse it and say how to generate one."""
+    with pytest.raises(ValueError) as info:
+        SignedPickleCodec(weak)
+    message = str(info.value)
+    assert "at least 32 bytes" in message and "SignedPickleCodec.generate_key()" in message
+    assert SIGNING_KEY_ENV in message
+
+
+def test_generate_key_gives_a_strong_distinct_key() -> None:
+    one, two = SignedPickleCodec.generate_key(), SignedPickleCodec.generate_key()
+    assert one != two and len(one) == 64 and int(one, 16) >= 0
+    codec = SignedPickleCodec(one)
+    assert SignedPickleCodec(one).decode(codec.encode({1})) == {1}
 
 
 def test_default_codec_follows_the_environment(monkeypatch) -> None:
@@ -205,8 +224,9 @@ def test_default_codec_follows_the_environment(monkeypatch) -> None:
     assert isinstance(default_codec(), JsonCodec)
     monkeypatch.setenv(SIGNING_KEY_ENV, "")
     assert isinstance(default_codec(), JsonCodec)
-    monkeypatch.setenv(SIGNING_KEY_ENV, "secret")
+    secret = SignedPickleCodec.generate_key()
+    monkeypatch.setenv(SIGNING_KEY_ENV, secret)
     codec = default_codec()
     assert isinstance(codec, SignedPickleCodec)
-    assert SignedPickleCodec(b"secret").decode(codec.encode({1})) == {1}
-    assert "secret" not in repr(codec)
+    assert SignedPickleCodec(secret.encode()).decode(codec.encode({1})) == {1}
+    assert secret not in repr(codec)

@@ -259,7 +259,7 @@ async def test_a_pickle_file_at_the_path_is_never_loaded(tmp_path: Path, caplog)
     marker = tmp_path / "pwned"
     path = tmp_path / "embeddings.pkl"
     path.write_bytes(hostile_payloads(marker)["unsigned"])
-    b = DiskBackend(path, codec=SignedPickleCodec(b"key"))
+    b = DiskBackend(path, codec=SignedPickleCodec(b"key".ljust(32, b".")))
     assert await b.get(k("a")) is MISSING
     await b.set(k("a"), Point(1, 2), None)
     assert await b.get(k("a")) == Point(1, 2)
@@ -268,7 +268,7 @@ async def test_a_pickle_file_at_the_path_is_never_loaded(tmp_path: Path, caplog)
     assert b.stats["corrupt_files"] == 1
 
 
-@pytest.mark.parametrize("codec", [JsonCodec(), SignedPickleCodec(b"our key")], ids=["json", "signed"])
+@pytest.mark.parametrize("codec", [JsonCodec(), SignedPickleCodec(b"our key".ljust(32, b"."))], ids=["json", "signed"])
 async def test_planted_rows_are_never_unpickled(db: Path, tmp_path: Path, codec, caplog) -> None:
     marker = tmp_path / "pwned"
     b = DiskBackend(db, codec=codec)
@@ -290,11 +290,11 @@ async def test_planted_rows_are_never_unpickled(db: Path, tmp_path: Path, codec,
 
 
 async def test_signed_codec_round_trips_objects(db: Path) -> None:
-    b = DiskBackend(db, codec=SignedPickleCodec(b"our key"))
+    b = DiskBackend(db, codec=SignedPickleCodec(b"our key".ljust(32, b".")))
     await b.set(k("p"), [Point(1, 2)], None)
     await b.close()
-    assert await DiskBackend(db, codec=SignedPickleCodec(b"our key")).get(k("p")) == [Point(1, 2)]
-    other = DiskBackend(db, codec=SignedPickleCodec(b"other key"))
+    assert await DiskBackend(db, codec=SignedPickleCodec(b"our key".ljust(32, b"."))).get(k("p")) == [Point(1, 2)]
+    other = DiskBackend(db, codec=SignedPickleCodec(b"other key".ljust(32, b".")))
     assert await other.get(k("p")) is MISSING
     await other.close()
 

@@ -13,7 +13,8 @@ from typing import Any
 from .codec import SIGNING_KEY_ENV, Codec, CodecError
 
 
-_NAMESPACE_SEP = "\x1f"  # keys are "{namespace}\x1f{digest}" (see core.keys.stable_key)
+NAMESPACE_SEP = "\x1f"  # keys are "{namespace}\x1f{digest}" (see core.keys.stable_key)
+_NAMESPACE_SEP = NAMESPACE_SEP
 
 
 def namespace_of(key: str) -> str:

@@ -17,7 +17,18 @@ Messages (UTF-8 JSON, at most :data:`MAX_MESSAGE_BYTES`)::
      "key": "<backend key>"|null}
 
 Anything else on the channel (not JSON, wrong types, unknown op, too large) is counted in
-``dropped`` and ignored: the channel is writable by anyone who can reach Redis.
+``dropped`` and ignored: the channel is writable by anyone who can reach Redis. Messages
+that arrive together are applied in batches of at most :data:`MAX_BATCH` (duplicates
+coalesced, a namespace's deletes folded into its clear), yielding to the event loop
+between batches, so a burst on the channel cannot stall the process.
+
+**Lease.** A subscription that stays connected can still fall silent (a hung server). The
+subscriber PINGs every ``ping_interval`` on the subscribed connection; Redis answers a PING
+after every message published before it, so a PONG for a PING sent at ``t`` proves every
+invalidation Redis applied before ``t`` has been delivered. The L1 is trusted until
+``t + lease`` and :attr:`Backplane.connected` turns ``False`` the moment that lapses (a
+timer, nothing on the hot path), so while Redis hangs no replica keeps serving L1 hits
+for longer than ``lease``.
 """
 
 from __future__ import annotations
@@ -29,6 +40,8 @@ import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Optional, Union
+
+from redis.exceptions import ResponseError
 
 log = logging.getLogger("agent_cache.backends.backplane")
 
@@ -43,6 +56,11 @@ _WIRE_KINDS = frozenset({KIND_CLEAR, KIND_DELETE, _KIND_SYNC})
 
 #: ``callback(kind, namespace, key)``; may return an awaitable.
 InvalidationCallback = Callable[[str, str, Optional[str]], Union[None, Awaitable[None]]]
+
+#: Most messages applied in one go before the subscriber yields to the event loop.
+MAX_BATCH = 256
+
+Event = tuple[str, str, Optional[str]]
 
 
 @dataclass(frozen=True)
@@ -104,18 +122,30 @@ class Backplane:
         *,
         health_interval: float = 1.0,
         op_timeout: float = 0.25,
+        lease: float | None = None,
         min_reconnect_delay: float = 0.05,
         max_reconnect_delay: float = 1.0,
         on_health: Callable[[bool], None] | None = None,
+        on_refused: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._client_source = client_source
         self.channel = channel
         self.sender_id = sender_id
         self._health_interval = health_interval
         self._op_timeout = op_timeout
+        #: How long a PONG vouches for the L1 (default ``op_timeout``), and how often to PING.
+        self.lease = op_timeout if lease is None else lease
+        self.ping_interval = min(health_interval, self.lease / 3)
+        self._on_refused = on_refused
+        self._trusted_until = 0.0
+        self._lapse_timer: asyncio.TimerHandle | None = None
+        self._pings: dict[str, float] = {}
+        self._ping_seq = 0
         self._min_delay = min_reconnect_delay
         self._max_delay = max_reconnect_delay
         self._callback: InvalidationCallback | None = None
+        #: When set, receives each coalesced batch of events instead of ``callback``.
+        self.batch_callback: Callable[[list[Event]], Any] | None = None
         self._task: asyncio.Task[None] | None = None
         self._sync_waiters: dict[str, asyncio.Future[None]] = {}
         self._on_health = on_health
@@ -126,6 +156,8 @@ class Backplane:
         self.dropped = 0  # malformed messages ignored
         self.resubscribes = 0  # times the subscription was (re-)established
         self.drops = 0  # times an established subscription was lost
+        self.lapses = 0  # times the lease ran out on a connection that stayed open
+        self.batches = 0  # batches of messages applied
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, callback: InvalidationCallback) -> None:
@@ -195,6 +227,9 @@ class Backplane:
                 await self._listen(pubsub)
             except asyncio.CancelledError:
                 raise
+            except ResponseError as exc:  # e.g. NOPERM: retrying will not help
+                if self._on_refused is not None:
+                    self._on_refused(exc)
             except Exception as exc:  # any failure: drop the connection and start over
                 if self.connected:
                     self.drops += 1
@@ -210,56 +245,122 @@ class Backplane:
 
     async def _listen(self, pubsub: Any) -> None:
         loop = asyncio.get_running_loop()
-        last_seen = loop.time()
-        ping_out = False
+        subscribe_sent = loop.time()
+        last_pong = loop.time()
+        next_ping = loop.time() + self.ping_interval
         while True:
-            msg = await pubsub.get_message(timeout=self._health_interval)
+            msg = await pubsub.get_message(timeout=max(0.0, next_ping - loop.time()))
             now = loop.time()
-            if msg is None:
-                # Silence: prove the connection is alive with a PING whose PONG must come
-                # back within one more interval, else a hung server looks healthy forever.
-                if now - last_seen > 2 * self._health_interval + self._op_timeout:
+            if now >= next_ping:
+                # No PONG for a while: the server hangs or the link is gone; reconnect.
+                if now - last_pong > 2 * self._health_interval + self._op_timeout + self.lease:
                     raise ConnectionError("no reply from Redis on the pub/sub connection")
-                if not ping_out:
-                    await asyncio.wait_for(pubsub.ping(), self._op_timeout)
-                    ping_out = True
+                self._ping_seq += 1
+                nonce = f"{self.sender_id}:{self._ping_seq}"
+                self._pings[nonce] = now
+                await asyncio.wait_for(pubsub.ping(nonce), self._op_timeout)
+                next_ping = now + self.ping_interval
+            if msg is None:
                 continue
-            last_seen = now
-            ping_out = False
-            kind = msg.get("type")
-            if kind == "subscribe":
-                await self._on_subscribed()
-            elif kind == "message":
-                await self._on_message(msg.get("data"))
+            batch: list[Any] = [msg]
+            while len(batch) < MAX_BATCH:  # whatever else is buffered, up to a bound
+                more = await pubsub.get_message(timeout=0)
+                if more is None:
+                    break
+                batch.append(more)
+            events: list[Event] = []
+            for item in batch:
+                kind = item.get("type")
+                if kind == "subscribe":
+                    self._pings.clear()
+                    await self._on_subscribed()
+                    self._confirm(subscribe_sent)
+                elif kind == "pong":
+                    last_pong = loop.time()
+                    data = item.get("data")
+                    sent = self._pings.pop(data.decode() if isinstance(data, bytes) else str(data), None)
+                    if sent is not None:
+                        for old in [n for n, t in self._pings.items() if t < sent]:
+                            del self._pings[old]
+                        await self._confirmed(sent)
+                elif kind == "message":
+                    event = self._on_message(item.get("data"))
+                    if event is not None:
+                        events.append(event)
+            if events:
+                self.batches += 1
+                await self._deliver_batch(coalesce(events))
+            await asyncio.sleep(0)  # let the event loop breathe between batches
+
+    async def _confirmed(self, sent: float) -> None:
+        """A PONG for a PING sent at ``sent`` arrived: everything before it is delivered."""
+        if not self.connected:
+            # The lease had lapsed: invalidations may have been missed meanwhile.
+            await self._deliver(KIND_RESET, "", None)
+        self._confirm(sent)
+
+    def _confirm(self, sent: float) -> None:
+        loop = asyncio.get_running_loop()
+        until = sent + self.lease
+        if until <= self._trusted_until:
+            return
+        self._trusted_until = until
+        if self._lapse_timer is not None:
+            self._lapse_timer.cancel()
+        self._lapse_timer = loop.call_at(until, self._lapse)
+        self._set_connected(True)
+
+    def _lapse(self) -> None:
+        self._lapse_timer = None
+        if asyncio.get_running_loop().time() >= self._trusted_until and self.connected:
+            self.lapses += 1
+            self._set_connected(False)
 
     async def _on_subscribed(self) -> None:
         self.resubscribes += 1
         # Trust L1 again only after telling the cache to drop what it may have kept stale.
         await self._deliver(KIND_RESET, "", None)
-        self._set_connected(True)
 
     def _set_connected(self, connected: bool) -> None:
+        if not connected:
+            self._trusted_until = 0.0
+            if self._lapse_timer is not None:
+                self._lapse_timer.cancel()
+                self._lapse_timer = None
         if connected != self.connected:
             self.connected = connected
             if self._on_health is not None:
                 self._on_health(connected)
 
-    async def _on_message(self, data: Any) -> None:
+    def _on_message(self, data: Any) -> Event | None:
+        """The event another replica sent, or ``None`` (malformed, a sync marker, ours)."""
         message = decode_message(data)
         if message is None:
             self.dropped += 1
             log.debug("agent_cache backplane: ignored a malformed message")
-            return
+            return None
         if message.kind == _KIND_SYNC:
             if message.sender == self.sender_id:
                 fut = self._sync_waiters.pop(message.namespace, None)
                 if fut is not None and not fut.done():
                     fut.set_result(None)
-            return
+            return None
         if message.sender == self.sender_id:
-            return  # our own invalidation, already applied locally
+            return None  # our own invalidation, already applied locally
         self.received += 1
-        await self._deliver(message.kind, message.namespace, message.key)
+        return message.kind, message.namespace, message.key
+
+    async def _deliver_batch(self, events: list[Event]) -> None:
+        if self.batch_callback is None:
+            for kind, namespace, key in events:
+                await self._deliver(kind, namespace, key)
+            return
+        try:
+            result = self.batch_callback(events)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:  # a buggy callback must not kill the subscription
+            log.exception("agent_cache backplane: invalidation callback failed")
 
     async def _deliver(self, kind: str, namespace: str, key: str | None) -> None:
         callback = self._callback
@@ -271,6 +372,21 @@ class Backplane:
                 await result
         except Exception:  # a buggy callback must not kill the subscription
             log.exception("agent_cache backplane: invalidation callback failed")
+
+
+def coalesce(events: list[Event]) -> list[Event]:
+    """The same invalidations, once each: duplicates dropped, and a namespace's deletes
+    dropped when the batch also clears that namespace (the clear covers them)."""
+    cleared = {ns for kind, ns, _ in events if kind == KIND_CLEAR}
+    seen: set[Event] = set()
+    out: list[Event] = []
+    for event in events:
+        kind, namespace, _ = event
+        if event in seen or (kind == KIND_DELETE and namespace in cleared):
+            continue
+        seen.add(event)
+        out.append(event)
+    return out
 
 
 async def _close_quietly(pubsub: Any) -> None:
@@ -295,5 +411,7 @@ __all__ = [
     "KIND_CLEAR",
     "KIND_DELETE",
     "KIND_RESET",
+    "MAX_BATCH",
     "MAX_MESSAGE_BYTES",
+    "coalesce",
 ]

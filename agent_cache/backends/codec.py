@@ -26,6 +26,7 @@ import hmac
 import json
 import os
 import pickle
+import secrets
 from typing import Any, Protocol, runtime_checkable
 
 SIGNING_KEY_ENV = "AGENT_CACHE_SIGNING_KEY"
@@ -127,19 +128,39 @@ class SignedPickleCodec:
     """Pickle signed with HMAC-SHA256; the signature is verified before anything is unpickled.
 
     ``key``: the shared secret (bytes, or str encoded as UTF-8), identical in every process
-    that shares the tier. ``fallback_json``: write values JSON carries as JSON (smaller,
-    readable without the key) and pickle only the rest.
+    that shares the tier, at least :data:`MIN_KEY_BYTES` long: a short key can be
+    brute-forced offline from one stored value, and with it an attacker who can write to
+    the tier forges a pickle that runs code on read. Make one with :meth:`generate_key`.
+    ``fallback_json``: write values JSON carries as JSON (smaller, readable without the
+    key) and pickle only the rest.
     """
 
     __slots__ = ("_key", "_fallback_json", "_json")
+
+    #: The shortest key accepted, in bytes (256 bits).
+    MIN_KEY_BYTES = 32
+
+    @staticmethod
+    def generate_key() -> str:
+        """A new random key (64 hex characters, 256 bits) for ``SignedPickleCodec`` or
+        ``AGENT_CACHE_SIGNING_KEY``: ``python -c "from agent_cache import SignedPickleCodec;
+        print(SignedPickleCodec.generate_key())"``."""
+        return secrets.token_hex(32)
 
     def __init__(self, key: bytes | str, *, fallback_json: bool = True) -> None:
         if isinstance(key, str):
             key = key.encode("utf-8")
         if not isinstance(key, (bytes, bytearray)):
             raise TypeError(f"key must be bytes, not {type(key).__name__}")
-        if not key:
-            raise ValueError("key must not be empty")
+        if len(key) < self.MIN_KEY_BYTES:
+            raise ValueError(
+                f"SignedPickleCodec key must be at least {self.MIN_KEY_BYTES} bytes, got "
+                f"{len(key)}: a short key can be guessed offline from one stored value, and "
+                "then a forged pickle runs code on read. Generate one with "
+                "`python -c \"from agent_cache import SignedPickleCodec; "
+                "print(SignedPickleCodec.generate_key())\"` (or `openssl rand -hex 32`) and give "
+                f"the same key to every process (e.g. in {SIGNING_KEY_ENV})."
+            )
         self._key = bytes(key)
         self._fallback_json = fallback_json
         self._json = JsonCodec()

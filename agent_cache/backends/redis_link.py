@@ -13,10 +13,11 @@ import logging
 import math
 import time
 from typing import Any, Awaitable, Callable, TypeVar
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from redis.asyncio import Redis
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoPermissionError, RedisError, ResponseError
 from redis.retry import Retry
 
 from ..core.sentinel import MISSING
@@ -36,13 +37,52 @@ OUTAGE_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError, asyncio.T
 FAILED: Any = MISSING
 
 
+def redact_url(url: str) -> str:
+    """``url`` with its password (and a user given without one) replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None and parts.username is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:***" if parts.password is not None and parts.username else "***"
+    query = "&".join(
+        f"{k}=***" if k.lower() in _SECRET_PARAMS else f"{k}={v}" for k, v in parse_qsl(parts.query)
+    )
+    return urlunsplit((parts.scheme, f"{user}@{host}", parts.path, query, parts.fragment))
+
+
+_SECRET_PARAMS = frozenset({"password", "ssl_password"})
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """Did Redis refuse for lack of a permission (ACL), as opposed to an outage?"""
+    return isinstance(exc, NoPermissionError) or "NOPERM" in str(exc)
+
+
 class RedisLink:
-    """A redis-py asyncio client without retries, guarded by ``op_timeout`` and a breaker."""
+    """A redis-py asyncio client without retries, guarded by ``op_timeout`` and a breaker.
+
+    The URL's credentials never reach a log line: :attr:`safe_url` is what is shown, and
+    every logged text is scrubbed of the password (redis-py error messages can echo it).
+    ``on_refused(op, exc)`` hears of every permission error (NOPERM).
+    """
 
     def __init__(
-        self, url: str, *, op_timeout: float, failure_threshold: int, reset_timeout: float
+        self, url: str, *, op_timeout: float, failure_threshold: int, reset_timeout: float,
+        on_refused: Callable[[str, BaseException], None] | None = None,
+        client_kwargs: dict[str, Any] | None = None, cluster: bool = False,
     ) -> None:
         self.url = url
+        self.safe_url = redact_url(url)
+        parts = urlsplit(url)
+        self._secrets = [p for p in (parts.password, unquote(parts.password or "")) if p]
+        self._secrets += [v for k, v in parse_qsl(parts.query) if k.lower() in _SECRET_PARAMS and v]
+        self.on_refused = on_refused
+        self._client_kwargs = dict(client_kwargs or {})
+        self.cluster = cluster
         self.op_timeout = op_timeout
         # No redis-py retries: a failure must surface here, fast, to feed the breaker
         # (and, on the pub/sub connection, to mark the L1 stale rather than reconnect
@@ -61,14 +101,24 @@ class RedisLink:
         """Round trips that did not happen, for any reason (a monotonic count)."""
         return self.errors + self.short_circuits
 
-    def _new_client(self) -> Redis:
-        return Redis.from_url(
-            self.url,
+    def scrub(self, text: str) -> str:
+        """``text`` without the URL's secrets."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _new_client(self) -> Any:
+        kwargs: dict[str, Any] = dict(
             socket_timeout=self.op_timeout,
             socket_connect_timeout=self.op_timeout,
             retry=Retry(NoBackoff(), 0),
-            retry_on_timeout=False,
         )
+        kwargs.update(self._client_kwargs)
+        if self.cluster:
+            from redis.asyncio.cluster import RedisCluster
+
+            return RedisCluster.from_url(self.url, **kwargs)
+        return Redis.from_url(self.url, retry_on_timeout=False, **kwargs)
 
     def current_client(self) -> Redis:
         """The client for the running event loop.
@@ -86,11 +136,12 @@ class RedisLink:
 
     async def call(
         self, op: str, fn: Callable[..., Awaitable[T]], *args: Any, timeout: float | None = None,
-        **kwargs: Any,
+        force: bool = False, **kwargs: Any,
     ) -> T | Any:
         """``fn(client, *args, **kwargs)`` under the breaker and a timeout; :data:`FAILED`
-        on outage. ``fn`` takes the client first, e.g. ``Redis.get``."""
-        if self.closed or not self.breaker.allow():
+        on outage. ``fn`` takes the client first, e.g. ``Redis.get``. ``force``: try even
+        while the breaker is open (invalidations: failing one must cost a real attempt)."""
+        if self.closed or not (self.breaker.allow() or force):
             self.short_circuits += 1
             return FAILED
         client = self.current_client()
@@ -101,7 +152,10 @@ class RedisLink:
             raise
         except ResponseError as exc:  # Redis answered, with an error: not an outage
             self._succeeded()
-            self.warn(f"response:{op}", "agent_cache: Redis refused %s: %s", op, exc)
+            if is_refusal(exc) and self.on_refused is not None:
+                self.on_refused(op, exc)
+            else:
+                self.warn(f"response:{op}", "agent_cache: Redis refused %s: %s", op, exc)
             return FAILED
         except OUTAGE_ERRORS as exc:
             self._failed(op, exc)
@@ -112,7 +166,7 @@ class RedisLink:
     def _succeeded(self) -> None:
         if self.breaker.state != _breaker.CLOSED:
             log.warning("agent_cache: Redis tier %s reachable again; circuit breaker closed",
-                        self.url)
+                        self.safe_url)
         self.breaker.record_success()
 
     def _failed(self, op: str, exc: BaseException) -> None:
@@ -122,7 +176,7 @@ class RedisLink:
                 "open",
                 "agent_cache: Redis tier %s unavailable (%s on %s); circuit breaker open, "
                 "answering from L1 and loaders for %.1fs before probing again",
-                self.url, describe_error(exc), op, self.breaker.reset_timeout,
+                self.safe_url, describe_error(exc), op, self.breaker.reset_timeout,
             )
             # Idle pooled connections predate the outage: after a restart each would fail
             # once more and re-open the breaker. Drop them; new ones are made on demand.
@@ -133,11 +187,12 @@ class RedisLink:
     def warn(self, kind: str, msg: str, *args: Any) -> None:
         """A warning at most every 10 s per kind: an outage must not flood the log."""
         now = time.monotonic()
+        text = self.scrub(msg % args)
         if now - self._last_warning.get(kind, -math.inf) >= 10.0:
             self._last_warning[kind] = now
-            log.warning(msg, *args)
+            log.warning("%s", text)
         else:
-            log.debug(msg, *args)
+            log.debug("%s", text)
 
     def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         """A background task that is kept referenced until it finishes (or :meth:`close`)."""
@@ -157,4 +212,4 @@ class RedisLink:
             pass
 
 
-__all__ = ["RedisLink", "Redis", "FAILED", "OUTAGE_ERRORS"]
+__all__ = ["RedisLink", "Redis", "FAILED", "OUTAGE_ERRORS", "is_refusal", "redact_url"]

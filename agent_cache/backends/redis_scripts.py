@@ -1,15 +1,32 @@
 """The Redis tier's server-side steps, as Lua scripts that each run atomically.
 
-Why an index: clearing a namespace by ``SCAN MATCH`` walks the *whole* keyspace, so every
-resource invalidation would cost time proportional to everything in Redis. Instead each
-namespace keeps a set of its keys (values and load locks), ``{prefix}{namespace}\\x1findex``,
-and ``clear`` removes exactly its members. The index is kept small without a background job:
+Why generations, not an index of keys: a clear that deletes the keys listed in a
+per-namespace set depends on that set surviving. Under ``maxmemory`` with
+``allkeys-lru`` (the usual cache setting) Redis evicts the set while hot values survive,
+and from then on a clear deletes nothing. Instead every namespace (split in *stripes*,
+see :mod:`~agent_cache.backends.redis_keys`) has a **generation**: a random token stored
+in one key, embedded in the name of every value and lock key of that stripe. A clear
+replaces the token with a fresh random one (O(1)); the old entries become unreachable and
+expire by their own TTL or are evicted.
 
-- its expiry follows its members (the longest TTL; no expiry while a member has none);
-- every write samples a few random members and drops those whose keys have expired.
+Every script that reads or writes an entry gets the generation key *and* the entry key
+(named with the generation the client believes current) as ``KEYS`` and checks the two
+agree before touching the entry. When they do not, it answers the current generation and
+the client retries with it; a store fenced by a clear (the generation changed since the
+load started) is refused. A generation key that is missing (evicted, or never written) is
+replaced by a fresh random token, never by an older one: eviction makes entries
+unreachable, it never resurrects them.
 
-Scripts touch keys derived from their arguments, so they suit a single Redis server (or a
-replicated primary), not Redis Cluster.
+All keys a script touches share one hash tag (the stripe's), so every script runs on one
+Redis Cluster slot.
+
+Reply shapes (``g`` is the current generation):
+
+- mismatch, for every script that checks: ``{g}`` (one element);
+- ``READ``: ``{g, pttl, lock_held, payload or nil}``;
+- ``ACQUIRE``: ``{g, 1}`` locked, ``{g, 0}`` held by someone else,
+  ``{g, 2, pttl, payload}`` already filled (lock not taken);
+- ``SET`` / ``DELETE``: ``{g, n}``; ``STORE_AND_RELEASE``: ``0`` / ``1``.
 """
 
 from __future__ import annotations
@@ -19,97 +36,96 @@ from typing import Any, Awaitable
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-INDEX_SUFFIX = "\x1findex"
-LOCK_SUFFIX = "\x1flock"
-
-# index_add(index, member, px): px = 0 means the member never expires.
-_INDEX_ADD = """
-local function index_add(idx, member, px)
-  local t = redis.call('PTTL', idx)
-  redis.call('SADD', idx, member)
-  if px == 0 then
-    redis.call('PERSIST', idx)
-  elseif t == -2 or (t >= 0 and t < px) then
-    redis.call('PEXPIRE', idx, px)
+# check(): the current generation, creating a fresh one (ARGV[2]) if the key is gone.
+_CHECK = """
+local function current(gkey, fresh)
+  local g = redis.call('GET', gkey)
+  if not g then
+    g = fresh
+    redis.call('SET', gkey, g)
   end
-  for _, m in ipairs(redis.call('SRANDMEMBER', idx, 3)) do
-    if redis.call('EXISTS', m) == 0 then redis.call('SREM', idx, m) end
-  end
-end
-local function store(key, idx, payload, px)
-  if px > 0 then
-    redis.call('SET', key, payload, 'PX', px)
-  else
-    redis.call('SET', key, payload)
-  end
-  index_add(idx, key, px)
+  return g
 end
 """
 
-# KEYS: value, index. ARGV: payload, px.
-_SET = _INDEX_ADD + """
-store(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]))
-return 1
-"""
-
-# KEYS: value, lock, index. Remove one key and its load lock (fencing a load in flight).
-_DELETE = """
-redis.call('SREM', KEYS[3], KEYS[1], KEYS[2])
-return redis.call('UNLINK', KEYS[1], KEYS[2])
-"""
-
-# KEYS: index. Remove every indexed key of the namespace, then the index.
-_CLEAR = """
-local members = redis.call('SMEMBERS', KEYS[1])
-local removed = 0
-for i = 1, #members, 1000 do
-  removed = removed + redis.call('UNLINK', unpack(members, i, math.min(i + 999, #members)))
-end
-redis.call('DEL', KEYS[1])
-return removed
-"""
-
-# KEYS: lock, index. ARGV: token, px. Take the load lock if nobody holds it.
-_ACQUIRE = _INDEX_ADD + """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  index_add(KEYS[2], KEYS[1], tonumber(ARGV[2]))
-  return 1
-end
-return 0
-"""
-
-# KEYS: lock, index. ARGV: token. Release the lock only if we still own it.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SREM', KEYS[2], KEYS[1])
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-
-# KEYS: value, lock, index. ARGV: token, payload, px. Store only while we still own the
-# lock (an invalidation deletes it, fencing a load that started before it); storing and
-# releasing in one step means a waiter sees the lock or the value, never a gap.
-_STORE_AND_RELEASE = _INDEX_ADD + """
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then
-  return 0
-end
-store(KEYS[1], KEYS[3], ARGV[2], tonumber(ARGV[3]))
-redis.call('DEL', KEYS[2])
-redis.call('SREM', KEYS[3], KEYS[2])
-return 1
-"""
-
-
-# KEYS: value[, lock]. A value read together with its PTTL (atomically: the TTL is the one
-# of this value, not of a value written between two commands), and whether the load lock
-# is held when a lock key is given. Replies {payload or nil, pttl (-1: no expiry)[, 0/1]}.
-_READ = """
-local v = redis.call('GET', KEYS[1])
+# KEYS: gen, value[, lock]. ARGV: gen, fresh.
+_READ = _CHECK + """
+local g = current(KEYS[1], ARGV[2])
+if g ~= ARGV[1] then return {g} end
+local v = redis.call('GET', KEYS[2])
 local t = -2
-if v then t = redis.call('PTTL', KEYS[1]) end
-if KEYS[2] then return {v, t, redis.call('EXISTS', KEYS[2])} end
-return {v, t}
+if v then t = redis.call('PTTL', KEYS[2]) end
+local l = 0
+if KEYS[3] then l = redis.call('EXISTS', KEYS[3]) end
+return {g, t, l, v}
+"""
+
+# KEYS: gen, value. ARGV: gen, fresh, payload, px (0: no expiry).
+_SET = _CHECK + """
+local g = current(KEYS[1], ARGV[2])
+if g ~= ARGV[1] then return {g} end
+local px = tonumber(ARGV[4])
+if px > 0 then
+  redis.call('SET', KEYS[2], ARGV[3], 'PX', px)
+else
+  redis.call('SET', KEYS[2], ARGV[3])
+end
+return {g, 1}
+"""
+
+# KEYS: gen, value, lock. ARGV: gen, fresh, channel, message. Deleting the lock fences a
+# load in flight (its STORE_AND_RELEASE finds the lock gone). The message is published in
+# the same step, so a replica that sees it reads the deletion too.
+_DELETE = _CHECK + """
+local g = current(KEYS[1], ARGV[2])
+if g ~= ARGV[1] then return {g} end
+local n = redis.call('UNLINK', KEYS[2], KEYS[3])
+if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
+return {g, n}
+"""
+
+# KEYS: one or more gens (one slot). ARGV: channel, message, then one fresh token per key.
+# A clear: every entry of these stripes becomes unreachable at once.
+_BUMP = """
+for i, k in ipairs(KEYS) do redis.call('SET', k, ARGV[i + 2]) end
+if ARGV[1] ~= '' then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
+return #KEYS
+"""
+
+# KEYS: gen, lock, value. ARGV: gen, fresh, token, lock px. Take the load lock unless the
+# value is there already (then answer it: one round trip saved). A lock planted without
+# an expiry gets one, so it delays misses by ``lock_ttl`` at most.
+_ACQUIRE = _CHECK + """
+local g = current(KEYS[1], ARGV[2])
+if g ~= ARGV[1] then return {g} end
+local v = redis.call('GET', KEYS[3])
+if v then return {g, 2, redis.call('PTTL', KEYS[3]), v} end
+if redis.call('SET', KEYS[2], ARGV[3], 'NX', 'PX', ARGV[4]) then return {g, 1} end
+if redis.call('PTTL', KEYS[2]) == -1 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+return {g, 0}
+"""
+
+# KEYS: lock. ARGV: token. Release the lock only if we still own it.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+# KEYS: gen, value, lock. ARGV: gen, token, payload, px. Store only while the generation
+# is the one the load started under (no clear since) and we still own the lock (no
+# delete since); storing and releasing in one step means a waiter sees the lock or the
+# value, never a gap. A missing generation is not recreated here: refuse.
+_STORE_AND_RELEASE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('GET', KEYS[3]) ~= ARGV[2] then return 0 end
+local px = tonumber(ARGV[4])
+if px > 0 then
+  redis.call('SET', KEYS[2], ARGV[3], 'PX', px)
+else
+  redis.call('SET', KEYS[2], ARGV[3])
+end
+redis.call('DEL', KEYS[3])
+return 1
 """
 
 
@@ -119,13 +135,16 @@ def _script(source: str) -> AsyncScript:
     return AsyncScript(None, source.encode("utf-8"))  # type: ignore[arg-type]
 
 
+READ = _script(_READ)
 SET = _script(_SET)
 DELETE = _script(_DELETE)
-CLEAR = _script(_CLEAR)
-READ = _script(_READ)
+BUMP = _script(_BUMP)
 ACQUIRE = _script(_ACQUIRE)
 RELEASE = _script(_RELEASE)
 STORE_AND_RELEASE = _script(_STORE_AND_RELEASE)
+
+#: Every script, for loading ahead and for the permission check at connect.
+ALL = (READ, SET, DELETE, BUMP, ACQUIRE, RELEASE, STORE_AND_RELEASE)
 
 
 def run(client: Redis, script: AsyncScript, keys: list[str], args: list[Any]) -> Awaitable[Any]:
@@ -134,6 +153,5 @@ def run(client: Redis, script: AsyncScript, keys: list[str], args: list[Any]) ->
 
 
 __all__ = [
-    "ACQUIRE", "CLEAR", "DELETE", "INDEX_SUFFIX", "LOCK_SUFFIX", "READ", "RELEASE", "SET",
-    "STORE_AND_RELEASE", "run",
+    "ACQUIRE", "ALL", "BUMP", "DELETE", "READ", "RELEASE", "SET", "STORE_AND_RELEASE", "run",
 ]

@@ -1,23 +1,26 @@
 """Distributed single-flight for the Redis tier: concurrent misses across processes run the
 loader once.
 
-Protocol, per key ``K`` (``P`` is the backend's prefix)::
+Protocol, per key ``K`` under generation ``G`` (see :mod:`~agent_cache.backends.redis_keys`)::
 
-    miss ─► SET P:K\\x1flock <token> NX PX lock_ttl
+    miss ─► one Lua step: value there? ─ yes ─► use it (filled meanwhile)
+              │ no: SET lock(G, K) <G|token> NX PX lock_ttl
               │ won                                 │ lost
               ▼                                     ▼
-         GET P:K again (filled meanwhile?)     poll MGET P:K, P:K\\x1flock
-         load, then one Lua step:                value ─► use it
-           "if the lock is still mine:          no value and no lock (holder died,
-            SET P:K value; DEL lock"            failed or was fenced) ─► try to lock again
+         load, then one Lua step:               poll value + lock
+           "if the generation is still G         value ─► use it
+            and the lock is still mine:          no value and no lock (holder died,
+            SET value(G, K); DEL lock"           failed or was fenced) ─► try to lock again
 
-A ``clear``/``delete`` of the key deletes its lock too, so a load that started before an
-invalidation cannot store its (possibly stale) result: the Lua step finds the lock gone.
-When Redis is away, a *local* token is handed out and every process loads for itself.
+A ``clear`` of the namespace changes its generation and a ``delete`` of the key deletes its
+lock, so a load that started before an invalidation cannot store its (possibly stale)
+result: the Lua step finds another generation or no lock. When Redis is away, or this
+process does not trust the tier for the namespace, a *local* token is handed out and every
+process loads for itself.
 
 :class:`LoadLockMixin` is mixed into :class:`~agent_cache.backends.redis.RedisBackend` and
-uses its ``_call``, ``_rkey``, ``_lock_key``, ``_index_key``, ``_encode``, ``_decode``, ``get``,
-``stats``, ``lock_ttl`` and ``tier_name``.
+uses its ``_keyed``, ``_call``, ``_layout``, ``_usable``, ``_encode``, ``_decode``,
+``_read``, ``get_entry``, ``stats``, ``lock_ttl`` and ``tier_name``.
 """
 
 from __future__ import annotations
@@ -73,63 +76,80 @@ class LoadLockMixin:
     # Provided by the backend this is mixed into.
     stats: Any
     _link: Any
+    _layout: Any
     lock_ttl: float
     tier_name: str
     _call: Callable[..., Awaitable[Any]]
-    _rkey: Callable[[str], str]
-    _lock_key: Callable[[str], str]
-    _index_key: Callable[[str], str]
+    _keyed: Callable[..., Awaitable[Any]]
+    _usable: Callable[[str], bool]
     _encode: Callable[[Any], "bytes | None"]
     _decode: Callable[[bytes], Any]
     _read: Callable[..., Awaitable[Any]]
     get_entry: Callable[[str], Awaitable[Any]]
 
+    async def _acquire(self, key: str) -> tuple[str | None, Any]:
+        """``(token, MISSING)`` when we hold the lock, ``(None, MISSING)`` when another
+        process does, ``(None, entry)`` when the value is there already."""
+        nonce = uuid.uuid4().hex
+        sent = time.monotonic()
+        reply, gen = await self._keyed(
+            "lock", scripts.ACQUIRE, key, lambda g, v, lk: [g, lk, v],
+            lambda gen: [f"{gen}|{nonce}", ttl_ms(self.lock_ttl)],
+        )
+        if reply is FAILED:
+            return _LOCAL_TOKEN_PREFIX + nonce, MISSING
+        status = int(reply[1])
+        if status == 1:
+            self.stats.locks_acquired += 1
+            return f"{gen}|{nonce}", MISSING
+        if status == 2:
+            value = self._decode(reply[3])
+            if value is not MISSING:
+                pttl = int(reply[2])
+                return None, (value, counted_down(None if pttl < 0 else pttl / 1000.0, sent))
+            return _LOCAL_TOKEN_PREFIX + nonce, MISSING  # unreadable: load, do not wait
+        self.stats.locks_contended += 1
+        return None, MISSING
+
     async def acquire_load_lock(self, key: str) -> str | None:
         """Try to become the one process that loads ``key``.
 
         Returns an owner token (pass it to :meth:`store_and_release` or
-        :meth:`release_load_lock`), or ``None`` when another live process holds the lock
-        (call :meth:`wait_for_value`). When Redis is away it returns a local token: every
-        process loads for itself rather than waiting on a lock nobody can see.
+        :meth:`release_load_lock`), or ``None`` when another live process holds the lock or
+        the value is already there (call :meth:`wait_for_value`). When Redis is away it
+        returns a local token: every process loads for itself rather than waiting on a
+        lock nobody can see.
         """
-        token = uuid.uuid4().hex
-        result = await self._call(
-            "lock", scripts.run, scripts.ACQUIRE, [self._lock_key(key), self._index_key(key)],
-            [token, ttl_ms(self.lock_ttl)],
-        )
-        if result is FAILED:
-            return _LOCAL_TOKEN_PREFIX + token
-        if result:
-            self.stats.locks_acquired += 1
-            return token
-        self.stats.locks_contended += 1
-        return None
+        token, _ = await self._acquire(key)
+        return token
+
+    def _lock_keys(self, key: str, token: str) -> tuple[str, str, str]:
+        return self._layout.entry_keys(key, token.partition("|")[0])  # type: ignore[no-any-return]
 
     async def release_load_lock(self, key: str, token: str) -> None:
         """Release the lock if ``token`` still owns it (compare-and-delete)."""
         if token.startswith(_LOCAL_TOKEN_PREFIX):
             return
-        await self._call(
-            "unlock", scripts.run, scripts.RELEASE, [self._lock_key(key), self._index_key(key)],
-            [token],
-        )
+        await self._call("unlock", scripts.run, scripts.RELEASE, [self._lock_keys(key, token)[2]],
+                         [token])
 
     async def store_and_release(
         self, key: str, value: Any, ttl: float | None, token: str
     ) -> bool:
         """Store the loaded value and release the lock in one step, only if ``token``
-        still owns the lock. ``False``: not stored (lock expired, or an invalidation
-        fenced this load, or Redis away, or the value cannot be encoded)."""
+        still owns the lock and the namespace's generation is the one the load started
+        under. ``False``: not stored (lock expired, an invalidation fenced this load, Redis
+        away, the tier is not trusted for the namespace, or the value cannot be encoded)."""
         if token.startswith(_LOCAL_TOKEN_PREFIX):
             return False
         payload = self._encode(value) if ttl is None or ttl > 0 else None
-        if payload is None:
+        if payload is None or not self._usable(key.rpartition("\x1f")[0]):
             await self.release_load_lock(key, token)
             return False
+        gkey, vkey, lkey = self._lock_keys(key, token)
         result = await self._call(
-            "store", scripts.run, scripts.STORE_AND_RELEASE,
-            [self._rkey(key), self._lock_key(key), self._index_key(key)],
-            [token, payload, ttl_ms(ttl) or 0],
+            "store", scripts.run, scripts.STORE_AND_RELEASE, [gkey, vkey, lkey],
+            [token.partition("|")[0], token, payload, ttl_ms(ttl) or 0],
         )
         stored = result is not FAILED and bool(result)
         if stored:
@@ -182,8 +202,12 @@ class LoadLockMixin:
         value came from Redis (stored earlier, or loaded meanwhile by the process holding
         the lock), and then ``remaining`` is how long it still lives there. Exceptions of
         ``load`` propagate (after the lock is released, so waiters elsewhere do not wait
-        for its expiry); Redis failures never do: the value is then loaded locally.
+        for its expiry); Redis failures never do: the value is then loaded locally. While
+        the tier is not trusted for the key's namespace, Redis is not asked at all.
         """
+        if not self._usable(key.rpartition("\x1f")[0]):
+            self.stats.bypassed += 1
+            return Loaded(await load(), False)
         failures = self._link.failures
         entry = await self._traced("get", self.get_entry(key))
         if entry is not MISSING:
@@ -192,19 +216,15 @@ class LoadLockMixin:
             # Redis is away or slow: one timeout per tool call is the most we pay.
             return Loaded(await load(), False)
         for _ in range(_HAND_OVERS):
-            token = await self._traced("lock", self.acquire_load_lock(key))
+            token, entry = await self._traced("lock", self._acquire(key))
+            if entry is not MISSING:
+                return Loaded(entry[0], True, entry[1])
             if token is None:
                 entry = await self._traced("wait", self.wait_for_entry(key))
                 if entry is not MISSING:
                     return Loaded(entry[0], True, entry[1])
                 continue
             try:
-                if not token.startswith(_LOCAL_TOKEN_PREFIX):
-                    entry = await self._traced("get", self.get_entry(key))  # filled meanwhile?
-                    if entry is not MISSING:
-                        read_at = time.monotonic()
-                        await self.release_load_lock(key, token)
-                        return Loaded(entry[0], True, counted_down(entry[1], read_at))
                 value = await load()
             except BaseException:
                 await self.release_load_lock(key, token)

@@ -2,20 +2,18 @@
 
 An :class:`~agent_cache.AsyncCache` built with ``backend=RedisBackend(...)`` attaches itself
 (``backend.attach_cache(cache)``). This module then applies the backplane's events to the
-attached caches:
+attached caches through the cache's public L1 handle (``fence``, ``fence_all``, ``suspend``,
+``resume``):
 
 - ``clear(namespace)`` from another process: drop that namespace's L1 and fence its loads
   in flight (their results are not stored);
 - ``delete(namespace, key)``: drop (and fence) the one entry whose shared key is ``key``;
-- subscription lost: *suspend* every L1 — drop it and store nothing until the subscription
-  is back, so no hit can be served from a copy an unseen invalidation would have dropped;
-- subscription (re-)established (``reset``): drop every L1 once more, then resume.
+- the backplane cannot vouch for the L1 (subscription lost, lease lapsed, tier disabled):
+  *suspend* every L1 — drop it and store nothing until trusted again;
+- a namespace with an invalidation that has not reached Redis yet: suspend the caches of
+  that namespace until it has.
 
-Suspending costs the hot path nothing: an L1 with nothing in it simply misses, and the
-miss goes to Redis (or to the loader when Redis is away).
-
-This is the only module that reaches into ``AsyncCache`` internals (``_data``, ``_flights``,
-``_store.maxsize``, ``_clear_memory``, ``_fence``); keep it in step with the core.
+Suspending costs the hot path nothing: an L1 with nothing in it simply misses.
 """
 
 from __future__ import annotations
@@ -35,10 +33,9 @@ class L1Registry:
 
     def __init__(self) -> None:
         self._caches: "weakref.WeakSet[AsyncCache]" = weakref.WeakSet()
-        self._saved_maxsize: "weakref.WeakKeyDictionary[AsyncCache, Optional[int]]" = (
-            weakref.WeakKeyDictionary()
-        )
         self.suspended = False
+        #: namespaces fenced until their pending invalidation reaches Redis.
+        self.fenced: set[str] = set()
         self.entries_dropped = 0  # L1 entries removed on other processes' behalf
 
     def __len__(self) -> int:
@@ -46,44 +43,72 @@ class L1Registry:
 
     def attach(self, cache: "AsyncCache") -> None:
         self._caches.add(cache)
-        if self.suspended:
-            self._suspend(cache)
+        self._apply(cache)
+
+    def namespaces(self) -> set[str]:
+        """Every namespace an attached cache uses."""
+        return {c.namespace for c in list(self._caches)}
 
     # -- backplane events ---------------------------------------------------------------------
     def on_event(self, kind: str, namespace: str, key: Optional[str]) -> None:
         """The backplane callback: apply one invalidation to the matching caches."""
         if kind == KIND_RESET:
             for cache in list(self._caches):
-                self.entries_dropped += cache._clear_memory()
+                self.entries_dropped += cache.fence_all()
         elif kind == KIND_CLEAR:
             for cache in self._in_namespace(namespace):
-                self.entries_dropped += cache._clear_memory()
+                self.entries_dropped += cache.fence_all()
         elif kind == KIND_DELETE and key is not None:
             for cache in self._in_namespace(namespace):
                 self.entries_dropped += _drop_shared_key(cache, key)
+
+    def on_batch(self, events: list[tuple[str, str, Optional[str]]]) -> None:
+        """Apply a coalesced batch: each namespace's deletes together, hashing each L1 key
+        at most once per batch (a burst of deletes costs one pass over the L1)."""
+        deletes: dict[str, set[str]] = {}
+        for kind, namespace, key in events:
+            if kind == KIND_DELETE and key is not None:
+                deletes.setdefault(namespace, set()).add(key)
+            else:
+                self.on_event(kind, namespace, key)
+        for namespace, skeys in deletes.items():
+            for cache in self._in_namespace(namespace):
+                self.entries_dropped += _drop_shared_keys(cache, skeys)
 
     def _in_namespace(self, namespace: str) -> list["AsyncCache"]:
         return [c for c in list(self._caches) if c.namespace == namespace]
 
     # -- trust --------------------------------------------------------------------------------
     def suspend(self) -> None:
-        """The subscription is down: no L1 may serve or keep anything until it is back."""
+        """No L1 may serve or keep anything until :meth:`resume`."""
         self.suspended = True
         for cache in list(self._caches):
-            self._suspend(cache)
+            self._apply(cache)
 
     def resume(self) -> None:
-        """The subscription is back (and a reset has dropped every L1): cache again."""
+        """Trusted again (every L1 was emptied when suspended): cache again, except the
+        fenced namespaces."""
         self.suspended = False
-        for cache, maxsize in list(self._saved_maxsize.items()):
-            cache._store.maxsize = maxsize
-        self._saved_maxsize.clear()
+        for cache in list(self._caches):
+            self._apply(cache)
 
-    def _suspend(self, cache: "AsyncCache") -> None:
-        if cache not in self._saved_maxsize:
-            self._saved_maxsize[cache] = cache._store.maxsize
-        cache._store.maxsize = 0  # the store keeps nothing while 0
-        self.entries_dropped += cache._clear_memory()
+    def fence_namespace(self, namespace: str) -> None:
+        """Suspend the caches of ``namespace`` until :meth:`unfence_namespace`."""
+        self.fenced.add(namespace)
+        for cache in self._in_namespace(namespace):
+            self._apply(cache)
+
+    def unfence_namespace(self, namespace: str) -> None:
+        self.fenced.discard(namespace)
+        for cache in self._in_namespace(namespace):
+            self._apply(cache)
+
+    def _apply(self, cache: "AsyncCache") -> None:
+        if self.suspended or cache.namespace in self.fenced:
+            if not cache.suspended:
+                self.entries_dropped += cache.suspend()
+        elif cache.suspended:
+            cache.resume()
 
 
 #: Above this many L1 entries + loads in flight, a single-key invalidation from another
@@ -92,20 +117,23 @@ MAX_KEYS_SCANNED = 512
 
 
 def _drop_shared_key(cache: "AsyncCache", skey: str) -> int:
-    """Remove and fence the entry of ``cache`` whose shared key is ``skey``.
+    """Remove and fence the entry of ``cache`` whose shared key is ``skey``."""
+    return _drop_shared_keys(cache, {skey})
+
+
+def _drop_shared_keys(cache: "AsyncCache", skeys: set[str]) -> int:
+    """Remove and fence the entries of ``cache`` whose shared keys are in ``skeys``.
 
     L1 keys are Python values and the shared key is a digest of one, so match by hashing
     each key (a few µs each); a big cache is cleared instead, which is never wrong, only
     colder.
     """
     if len(cache._data) + len(cache._flights) > MAX_KEYS_SCANNED:
-        return cache._clear_memory()
+        return cache.fence_all()
     namespace = cache.namespace
     removed = 0
-    for key in [k for k in list(cache._data) if stable_key(namespace, k) == skey]:
-        removed += cache._store.discard(key)
-    for key in [k for k in list(cache._flights) if stable_key(namespace, k) == skey]:
-        cache._fence(key)
+    for key in {k for k in [*cache._data, *cache._flights] if stable_key(namespace, k) in skeys}:
+        removed += cache.fence(key)
     return removed
 
 
@@ -114,6 +142,7 @@ def l1_summary(registry: L1Registry) -> dict[str, Any]:
     return {
         "l1_caches": len(registry),
         "l1_suspended": registry.suspended,
+        "l1_fenced_namespaces": len(registry.fenced),
         "l1_entries_dropped": registry.entries_dropped,
     }
 

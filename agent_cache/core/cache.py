@@ -22,6 +22,7 @@ from functools import partial
 from types import CoroutineType
 import logging
 import time
+import weakref
 from typing import Any, Callable, Hashable, Mapping
 
 from ..telemetry import names as tn
@@ -537,6 +538,43 @@ class AsyncCache:
 
     def __repr__(self) -> str:
         return f"<AsyncCache {self.name!r} size={len(self._data)} maxsize={self._store.maxsize}>"
+
+    # -- L1 handle for shared tiers ------------------------------------------------------------
+    # What a shared tier (Redis) uses to keep this L1 coherent with other processes' writes,
+    # instead of reaching into the store. Each method is synchronous and O(1) or O(size).
+
+    #: The ``maxsize`` of each suspended cache, restored by :meth:`resume`.
+    _suspended_sizes: "weakref.WeakKeyDictionary[AsyncCache, int | None]" = weakref.WeakKeyDictionary()
+
+    def fence(self, key: Hashable) -> int:
+        """Drop ``key`` from memory and fence its load in flight (its result is not stored);
+        return how many entries were dropped (0 or 1)."""
+        key = _hashable(key)
+        self._fence(key)
+        return int(self._store.discard(key))
+
+    def fence_all(self) -> int:
+        """Drop every entry and fence every load in flight; return how many were dropped."""
+        return self._clear_memory()
+
+    def suspend(self) -> int:
+        """Keep nothing in memory until :meth:`resume` (every read goes to the tier or the
+        loader): for while this L1 cannot learn of other processes' invalidations. Drops
+        and fences everything now; return how many entries were dropped. Idempotent."""
+        if self not in AsyncCache._suspended_sizes:
+            AsyncCache._suspended_sizes[self] = self._store.maxsize
+            self._store.maxsize = 0  # the store keeps nothing while 0
+        return self._clear_memory()
+
+    def resume(self) -> None:
+        """Cache in memory again after :meth:`suspend` (a no-op if not suspended)."""
+        if self in AsyncCache._suspended_sizes:
+            self._store.maxsize = AsyncCache._suspended_sizes.pop(self)
+
+    @property
+    def suspended(self) -> bool:
+        """Is this L1 suspended (see :meth:`suspend`)?"""
+        return self in AsyncCache._suspended_sizes
 
 
 def _hashable(key: Hashable) -> Hashable:

@@ -63,14 +63,19 @@ async def test_load_path_spans_and_tier_metrics(otel, redis_server):
     assert locks[attrs((tn.ATTR_LOCK_OUTCOME, "acquired"), redis)] >= 1
     assert otel.values(tn.METRIC_BREAKER_STATE[0]) == {attrs(redis): 0}
 
+    # Attached caches stop asking Redis the moment their subscription drops; a backend
+    # without attached caches keeps trying and opens its breaker.
+    c = RedisBackend(redis_server.url)
+    await c.get("cart\x1f00")
     redis_server.kill()
     for _ in range(4):
-        await ca.get(f"x{_}", loader=lambda: 0)
+        await c.get(f"cart\x1f0{_}")
     failures = otel.values(tn.METRIC_TIER_FAILURES[0])
     assert failures[attrs((tn.ATTR_TIER_FAILURE, "error"), redis)] >= 1
     assert failures[attrs((tn.ATTR_TIER_FAILURE, "short_circuit"), redis)] >= 1
     assert otel.values(tn.METRIC_BREAKER_STATE[0]) == {attrs(redis): 2}
     assert otel.values(tn.METRIC_BREAKER_OPENINGS[0]) == {attrs(redis): 1}
+    await c.close()
     for series in list(failures) + list(messages) + list(requests):
         assert {k for k, _ in series} <= {tn.ATTR_TIER, tn.ATTR_RESULT, tn.ATTR_TIER_FAILURE,
                                          tn.ATTR_BACKPLANE_DIRECTION}

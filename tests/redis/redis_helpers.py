@@ -104,6 +104,13 @@ def running_redis_server(workdir: Path) -> Iterator["RedisServer"]:
         server.kill()
 
 
+async def value_key(backend, skey: str) -> str:
+    """The Redis key holding ``skey``'s value under its namespace's current generation
+    (asked from Redis first, so the backend knows it)."""
+    await backend.get(skey)
+    return backend._layout.entry_keys(skey, backend._layout.believed(skey))[1]
+
+
 async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
     """Poll ``predicate`` (for state with no event to await, e.g. a reconnect loop)."""
     loop = asyncio.get_running_loop()

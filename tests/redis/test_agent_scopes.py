@@ -1,5 +1,5 @@
 """AgentCache scopes on the Redis tier: global entries shared, session entries namespaced
-by session id and deleted when the session ends, per-key TTL held in Redis."""
+by session id and unreachable once the session ends, per-key TTL held in Redis."""
 
 from __future__ import annotations
 
@@ -33,13 +33,17 @@ async def test_session_entries_live_in_their_session_namespace(redis_server):
         assert await read_notes("ann") == "notes of ann"
         assert await read_catalog("x") == "item x"
         keys = redis_keys(redis_server)
-        assert any(b"/session/s-1\x1f" in k for k in keys)  # namespaced by session id
-        pttls = [int(redis_server.command("PTTL", k).split(b":")[1]) for k in keys]
+        session_keys = [k for k in keys if b"%2Fsession%2Fs-1|" in k]  # namespaced by session id
+        values = [k for k in keys if b":v:" in k]
+        assert session_keys and len(values) == 2
+        pttls = [int(redis_server.command("PTTL", k).split(b":")[1]) for k in values]
         assert all(0 < p <= 30_000 for p in pttls)  # the tool's ttl, held by Redis
-    keys = redis_keys(redis_server)
-    assert not any(b"/session/" in k for k in keys)  # deleted when the session ended
-    assert len(keys) == 2  # the global catalog entry stays shared (with its namespace index)
-    assert sum(k.endswith(b"\x1findex") for k in keys) == 1
+        gen_key = next(k for k in session_keys if k.endswith(b":g"))
+        gen_before = redis_server.command("GET", gen_key)
+    # The session ended: its generation changed, so its entries are unreachable (they
+    # expire by their TTL); the global catalog entry stays shared.
+    assert redis_server.command("GET", gen_key) != gen_before
+    assert await read_catalog("x") == "item x"
 
     async with AgentCacheSession(session_id="s-2"):
         assert await read_notes("ann") == "notes of ann"

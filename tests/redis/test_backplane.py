@@ -118,6 +118,7 @@ async def test_callback_errors_do_not_kill_the_subscription(pair, redis_server):
         rb(kind, namespace, key)
 
     b._backplane._callback = flaky  # swap the callback on the running subscription
+    b._backplane.batch_callback = None
     await a.invalidate("clear", "boom")
     await a.invalidate("clear", "fine")
     await rb.wait_for(("clear", "fine", None))

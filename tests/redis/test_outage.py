@@ -68,10 +68,10 @@ async def test_killed_redis_then_restart(redis_server, caplog):
     await b.set(stable_key("other", (1,)), "seed", ttl=None)  # b probes and recovers too
     await wait_until(lambda: b.l1_trusted(), what="b to resubscribe")
     assert events.count(("reset", "", None)) == 2  # initial subscribe + resubscribe
-    await wait_until(lambda: a.breaker.state == "half_open", what="cool-down")
-    await a.set(KEY, "new", ttl=None)  # the half-open probe: succeeds, closes the breaker
-    assert a.get_metrics()["breaker_state"] == "closed"
+    # The queued invalidations are retried in the background (not only at a's next call)
+    # and their success closes the breaker.
     await wait_until(lambda: a.get_metrics()["pending_invalidations"] == 0, what="replay")
+    assert a.get_metrics()["breaker_state"] == "closed"
     await wait_until(lambda: ("delete", "cart", KEY) in events, what="replayed invalidation")
     # The replay deleted again before publishing, so b reads from the loader's source: miss.
     assert await b.get(KEY) is MISSING
@@ -97,9 +97,11 @@ async def test_hung_redis_is_bounded_and_short_circuited(redis_server):
         await wait_until(lambda: not b.l1_trusted(), what="health check to notice a hung server")
     finally:
         redis_server.resume()
-    await wait_until(lambda: a.breaker.state == "half_open")
-    assert await a.get(KEY) == "v"
+    # The clear queued during the hang lands in the background as soon as Redis answers
+    # (and closes the breaker): "v" was cleared, so it is never read again.
+    await wait_until(lambda: a.get_metrics()["pending_invalidations"] == 0, what="replay")
     assert a.get_metrics()["breaker_state"] == "closed"
+    assert await a.get(KEY) is MISSING
     await wait_until(lambda: b.l1_trusted(), what="b to resubscribe")
     await a.close()
     await b.close()
@@ -117,7 +119,8 @@ async def test_tool_call_pays_at_most_one_timeout_when_redis_hangs(redis_server)
             start = time.monotonic()
             assert await cache.get(f"k{i}", loader=lambda: "fresh") == "fresh"
             assert time.monotonic() - start < OP_TIMEOUT + 0.08
-        assert backend.breaker.state == "open"
+        # Either the breaker opened, or the lease lapsed first and the tier is bypassed.
+        assert backend.breaker.state == "open" or not backend.l1_trusted()
     finally:
         redis_server.resume()
     await backend.close()

@@ -16,9 +16,12 @@ from agent_cache import AsyncCache
 from agent_cache.backends.redis import RedisBackend
 from agent_cache.core.sentinel import MISSING
 
+from redis_helpers import value_key
+
 pytestmark = pytest.mark.redis
 
 SHORT = 0.3  # seconds the written entry lives in Redis
+REPLICAS: list[RedisBackend] = []
 TOLERANCE = 0.002  # Redis counts milliseconds: allow one for rounding, plus float slack
 
 
@@ -27,7 +30,9 @@ async def replicas(redis_server):
     backends = [RedisBackend(redis_server.url, op_timeout=0.5, lock_ttl=2.0) for _ in range(2)]
     for b in backends:
         assert await b.subscribe()
+    REPLICAS[:] = backends
     yield backends
+    REPLICAS.clear()
     for b in backends:
         await b.close()
 
@@ -35,6 +40,8 @@ async def replicas(redis_server):
 async def write_short(backend: RedisBackend) -> None:
     """Another replica stores ``"v"`` with a PX of ``SHORT``."""
     await AsyncCache(default_ttl=10, name="quotes", backend=backend).set("k", "v", ttl=SHORT)
+    for other in REPLICAS:  # its invalidation has reached the others (it would fence their load)
+        assert other is backend or await other.sync_backplane()
 
 
 async def assert_l1_within_redis(cache: AsyncCache, backend: RedisBackend) -> None:
@@ -42,7 +49,7 @@ async def assert_l1_within_redis(cache: AsyncCache, backend: RedisBackend) -> No
     # The write happened before now, so Redis drops the entry before now + SHORT: an L1
     # copy given the configured 10 s would fail here.
     assert expires <= time.monotonic() + SHORT + TOLERANCE
-    pttl = await backend._link.current_client().pttl(backend._rkey(cache._skey("k")))
+    pttl = await backend._link.current_client().pttl(await value_key(backend, cache._skey("k")))
     assert pttl > 0, "the Redis entry expired before the check: the machine is too slow"
     assert expires - time.monotonic() <= pttl / 1000 + TOLERANCE
 

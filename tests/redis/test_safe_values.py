@@ -12,6 +12,8 @@ from agent_cache.core.sentinel import MISSING
 
 from agent_cache.backends.codec import SignedPickleCodec
 
+from redis_helpers import value_key
+
 pytestmark = pytest.mark.redis
 
 EXECUTED: list[str] = []
@@ -40,18 +42,21 @@ def _reset_executed():
 
 
 async def _plant(redis_server, key: str, payload: bytes) -> None:
-    assert redis_server.command("SET", f"agent_cache:{key}", payload) == b"+OK\r\n"
+    """Write ``payload`` where the tier reads ``key`` (under the current generation)."""
+    probe = RedisBackend(redis_server.url)
+    assert redis_server.command("SET", await value_key(probe, key), payload) == b"+OK\r\n"
+    await probe.close()
 
 
 async def test_signed_pickle_round_trip(redis_server):
-    b = RedisBackend(redis_server.url, codec=SignedPickleCodec(b"k1"))
+    b = RedisBackend(redis_server.url, codec=SignedPickleCodec(b"k1".ljust(32, b".")))
     key = stable_key("points", (1,))
     await b.set(key, Point(3), ttl=None)
     assert await b.get(key) == Point(3)
     await b.close()
 
 
-@pytest.mark.parametrize("codec_key", [None, b"k1"])
+@pytest.mark.parametrize("codec_key", [None, b"k1".ljust(32, b".")])
 async def test_raw_pickle_is_never_unpickled(redis_server, caplog, codec_key):
     codec = SignedPickleCodec(codec_key) if codec_key else None
     b = RedisBackend(redis_server.url, codec=codec)
@@ -65,15 +70,15 @@ async def test_raw_pickle_is_never_unpickled(redis_server, caplog, codec_key):
 
 
 async def test_tampered_and_foreign_key_payloads_are_refused(redis_server):
-    ours = RedisBackend(redis_server.url, codec=SignedPickleCodec(b"k1"))
-    foreign = RedisBackend(redis_server.url, codec=SignedPickleCodec(b"someone-else"))
+    ours = RedisBackend(redis_server.url, codec=SignedPickleCodec(b"k1".ljust(32, b".")))
+    foreign = RedisBackend(redis_server.url, codec=SignedPickleCodec(b"someone-else".ljust(32, b".")))
     key = stable_key("points", (1,))
     # A value signed with another key (another application, or an attacker's guess).
     await foreign.set(key, Exploit(), ttl=None)
     assert await ours.get(key) is MISSING
     # A value signed by us, then altered: body swapped, last byte or signature flipped.
     await ours.set(key, Point(1), ttl=None)
-    reply = redis_server.command("GET", f"agent_cache:{key}")
+    reply = redis_server.command("GET", await value_key(ours, key))
     good = reply[reply.index(b"\r\n") + 2 : -2]  # "$<len>\r\n<payload>\r\n"
     assert good[:1] == b"P"  # tag, 32-byte HMAC-SHA256, pickle body
     for forged in (
@@ -94,8 +99,8 @@ async def test_garbage_and_wrong_type_are_misses(redis_server):
     for payload in (b"", b"J{not json", b"\xff\xfe", b"J" + b"[" * 100000):
         await _plant(redis_server, key, payload)
         assert await b.get(key) is MISSING
-    redis_server.command("DEL", f"agent_cache:{key}")
-    redis_server.command("LPUSH", f"agent_cache:{key}", "x")  # not even a string
+    redis_server.command("DEL", await value_key(b, key))
+    redis_server.command("LPUSH", await value_key(b, key), "x")  # not even a string
     assert await b.get(key) is MISSING
     assert b.get_metrics()["breaker_state"] == "closed"  # a refusal is not an outage
     await b.close()
