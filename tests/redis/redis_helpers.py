@@ -31,17 +31,18 @@ def _free_port() -> int:
 class RedisServer:
     """One redis-server process; can be killed, paused and restarted on the same port."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, args: tuple[str, ...] = ()) -> None:
         self.port = _free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._workdir = workdir
+        self.args = args  # extra redis-server arguments (maxmemory, ACL file, TLS, ...)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         assert REDIS_BIN is not None
         self.proc = subprocess.Popen(
             [REDIS_BIN, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self._workdir)],
+             "--appendonly", "no", "--dir", str(self._workdir), *self.args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
@@ -51,7 +52,7 @@ class RedisServer:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
                     sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
+                    if sock.recv(16).startswith((b"+PONG", b"-NOAUTH")):
                         return
             except OSError:
                 pass
@@ -91,10 +92,10 @@ def require_redis_server() -> None:
         pytest.skip("redis-server is not installed")
 
 
-def running_redis_server(workdir: Path) -> Iterator["RedisServer"]:
+def running_redis_server(workdir: Path, args: tuple[str, ...] = ()) -> Iterator["RedisServer"]:
     """The body of a ``redis_server`` fixture: start, yield, always stop."""
     require_redis_server()
-    server = RedisServer(workdir)
+    server = RedisServer(workdir, args)
     server.start()
     try:
         yield server

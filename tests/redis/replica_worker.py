@@ -3,7 +3,8 @@
 It caches ``get_cart`` with ``AgentCache(backend=RedisBackend(...))`` in front of a SQLite
 "database" shared by every replica, and mutates it with ``add_to_cart`` under
 ``AgentCacheInvalidator``. The parent drives it with JSON lines on stdin and reads one
-JSON line per command on stdout. Loader calls are counted in the database itself, so
+JSON line per command on stdout (commands run concurrently; each reply carries its
+command's ``id``). Loader calls are counted in the database itself, so
 the count survives a Redis restart and sums over processes.
 """
 
@@ -18,10 +19,13 @@ from agent_cache import AgentCache, AgentCacheInvalidator
 from agent_cache.backends.redis import RedisBackend
 
 REDIS_URL, DB_PATH = sys.argv[1], sys.argv[2]
+OPTIONS = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}  # RedisBackend overrides
 load_delay = 0.0  # seconds each load takes; set per command
 
-backend = RedisBackend(REDIS_URL, op_timeout=0.2, failure_threshold=2, reset_timeout=0.3,
-                       health_interval=0.3, lock_ttl=5.0)
+backend = RedisBackend(REDIS_URL, **{
+    "op_timeout": 0.2, "failure_threshold": 2, "reset_timeout": 0.3, "health_interval": 0.3,
+    "lock_ttl": 5.0, **OPTIONS,
+})
 
 
 def db() -> sqlite3.Connection:
@@ -86,13 +90,22 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    running: set[asyncio.Task[None]] = set()
+
+    async def answer(cmd: dict) -> None:  # commands run concurrently; replies carry the id
+        reply = await handle(cmd)
+        reply["id"] = cmd.get("id")
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+
     while line := await reader.readline():
         cmd = json.loads(line)
         if cmd["op"] == "exit":
             break
-        reply = await handle(cmd)
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
+        task = asyncio.create_task(answer(cmd))
+        running.add(task)
+        task.add_done_callback(running.discard)
+    await asyncio.gather(*running)
     await backend.close()
 
 

@@ -8,63 +8,20 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 from redis_helpers import running_redis_server
+from replicas import start_replicas as _start_replicas
 
 # One redis-server and one set of replica processes for the whole module (starting four
 # interpreters costs seconds); each test uses its own users. The outage test runs last.
 pytestmark = [pytest.mark.redis, pytest.mark.asyncio(loop_scope="module")]
 
-WORKER = Path(__file__).with_name("replica_worker.py")
 REPLICAS = 4
-
-
-class Replica:
-    """A replica process driven by JSON lines."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-
-    async def call(self, **cmd) -> dict:
-        assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
-        await self.proc.stdin.drain()
-        line = await asyncio.wait_for(self.proc.stdout.readline(), 30)
-        assert line, f"replica exited with {await self.proc.wait()}"
-        return json.loads(line)
-
-    async def stop(self) -> None:
-        if self.proc.returncode is None:
-            try:
-                await self.call(op="exit")
-            except (AssertionError, ConnectionError, json.JSONDecodeError):
-                pass
-            try:
-                await asyncio.wait_for(self.proc.wait(), 10)
-            except asyncio.TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-
-
-async def start_replicas(redis_url: str, db_path: Path) -> list[Replica]:
-    procs = await asyncio.gather(*(
-        asyncio.create_subprocess_exec(
-            sys.executable, str(WORKER), redis_url, str(db_path),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        )
-        for _ in range(REPLICAS)
-    ))
-    replicas = [Replica(p) for p in procs]
-    replies = await asyncio.gather(*(r.call(op="start") for r in replicas))
-    assert all(r["subscribed"] for r in replies), replies
-    return replicas
 
 
 def loads(db_path: Path, user: str) -> int:
@@ -88,7 +45,7 @@ def db_path(tmp_path_factory) -> Path:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def replicas(redis_server, db_path):
-    replicas = await start_replicas(redis_server.url, db_path)
+    replicas = await _start_replicas(redis_server.url, db_path, REPLICAS)
     yield replicas
     await asyncio.gather(*(r.stop() for r in replicas))
 
