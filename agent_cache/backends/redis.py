@@ -108,6 +108,14 @@ T = TypeVar("T")
 log = logging.getLogger("agent_cache.backends.redis")
 
 _RIGHTS_NAMESPACE = "\x00agent_cache-rights-check"
+
+#: The commands each script runs, for the ERROR when a user may not run one of them.
+_SCRIPT_COMMANDS = {
+    "bump": "SET/PUBLISH", "clear": "SET/PUBLISH", "read": "GET/SET/PTTL/EXISTS",
+    "get": "GET/SET/PTTL", "wait": "GET/SET/PTTL/EXISTS", "set": "GET/SET",
+    "delete": "GET/SET/UNLINK/PUBLISH", "lock": "GET/SET/PTTL/PEXPIRE", "store": "GET/SET/DEL",
+    "unlock": "GET/DEL",
+}
 _MAX_GENERATION_RETRIES = 3
 
 
@@ -255,10 +263,14 @@ class RedisBackend(LoadLockMixin):
         if self.disabled is not None:
             return
         text = self._link.scrub(str(exc))
-        found = re.search(r"run the '([^']+)' command|access the '([^']+)' channel|"
-                          r"access one of the keys", text)
-        what = (found.group(1) or found.group(2) or "keys") if found else op
-        self.disabled = f"missing permission for {what!r} ({op}): {text}"
+        found = re.search(r"run the '([^']+)' command|access the '([^']+)' channel", text)
+        if found:
+            what = f"run {found.group(1).upper()}" if found.group(1) else f"use channel {found.group(2)}"
+        elif "keys" in text:
+            what = f"access the keys '{self._prefix}*'"
+        else:
+            what = f"run {_SCRIPT_COMMANDS.get(op, op)} inside a script"
+        self.disabled = f"missing permission to {what} ({op}): {text}"
         log.error(
             "agent_cache: Redis tier %s DISABLED: the Redis user lacks the permission to %s "
             "(%s). The tier needs EVALSHA/EVAL/SCRIPT, PUBLISH, SUBSCRIBE and PING on keys "
@@ -292,6 +304,13 @@ class RedisBackend(LoadLockMixin):
         marker = encode_message(self.sender_id, _KIND_SYNC, uuid.uuid4().hex)
         gen = fresh_generation()
         gkey, vkey, lkey = self._layout.entry_keys(key, gen)
+        # Plain commands first (their refusal names the command), then each script (whose
+        # refusal names the script line: see _SCRIPT_COMMANDS in the log).
+        if await link.call("publish", Redis.publish, self.channel, marker) is FAILED:
+            return False
+        if await link.call("subscribe", _probe_subscribe, self.channel,
+                           timeout=4 * self.op_timeout) is FAILED:
+            return False
         steps: list[tuple[str, Any, list[str], list[Any]]] = [
             ("bump", scripts.BUMP, [gkey], [self.channel, marker, gen]),
             ("read", scripts.READ, [gkey, vkey, lkey], [gen, fresh_generation()]),
@@ -306,10 +325,7 @@ class RedisBackend(LoadLockMixin):
         for op, script, keys, args in steps:
             if await link.call(op, scripts.run, script, keys, args) is FAILED:
                 return False
-        if await link.call("publish", Redis.publish, self.channel, marker) is FAILED:
-            return False
-        return await link.call("subscribe", _probe_subscribe, self.channel,
-                               timeout=4 * self.op_timeout) is not FAILED and self.disabled is None
+        return self.disabled is None
 
     # -- the guarded round trip -------------------------------------------------------------
     async def _call(

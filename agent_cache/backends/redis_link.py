@@ -59,7 +59,9 @@ _SECRET_PARAMS = frozenset({"password", "ssl_password"})
 
 def is_refusal(exc: BaseException) -> bool:
     """Did Redis refuse for lack of a permission (ACL), as opposed to an outage?"""
-    return isinstance(exc, NoPermissionError) or "NOPERM" in str(exc)
+    text = str(exc)
+    return (isinstance(exc, NoPermissionError) or "NOPERM" in text
+            or "can't run this command" in text or "no permissions" in text)
 
 
 class RedisLink:
