@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 import sqlite3
@@ -318,9 +319,10 @@ async def test_io_errors_are_misses_not_exceptions(tmp_path: Path, caplog) -> No
     await b.set(k("a"), 1, None)
     assert await b.get(k("a")) is MISSING
     await b.delete(k("a"))
-    assert await b.clear(NS) == 0
+    assert await b.clear(NS) == -1  # failed: the namespace is fenced
     assert b.stats["errors"] == 4
-    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) <= 4  # once per operation kind
+    # once per operation kind, plus the fence
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) <= 5
     await b.close()
 
 
@@ -363,3 +365,64 @@ async def test_bad_arguments_raise(db: Path) -> None:
     with pytest.raises(TypeError, match="key"):
         await b.get(("not", "a", "str"))  # type: ignore[arg-type]
     assert not db.exists()  # nothing is opened before the first real operation
+
+
+async def test_a_failed_clear_never_serves_the_old_row(tmp_path: Path) -> None:
+    """A clear that times out on another process's write lock fences the namespace here:
+    the old row is not served after the mutation returned, and a later clear lifts it."""
+    db = tmp_path / "c.db"
+    b = DiskBackend(db, codec=JsonCodec(), timeout=0.05)
+    await b.set(k("a"), "old", None)
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    cleared = await b.clear(NS)
+    assert await b.get(k("a")) is MISSING  # readable in WAL mode, but fenced
+    assert cleared == -1
+    await b.set(k("a"), "written while fenced", None)
+    other.execute("ROLLBACK")
+    other.close()
+    assert await b.get(k("a")) is MISSING  # the retried clear removed the old row...
+    await b.set(k("a"), "new", None)
+    assert await b.get(k("a")) == "new"  # ...and lifted the fence
+    await b.close()
+
+
+async def test_a_load_in_flight_elsewhere_cannot_write_back_after_a_clear(tmp_path: Path) -> None:
+    """Two processes on one file: process 1 loads slowly; process 2 mutates and clears while
+    that load is in flight. The old value must not land in the file afterwards."""
+    cache_path, db_path = tmp_path / "cache.db", tmp_path / "shop.json"
+    db_path.write_text("[]")
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "tests" / "disk_worker.py"), str(cache_path), str(db_path),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )
+    assert worker.stdin and worker.stdout
+    here = DiskBackend(cache_path, codec=JsonCodec())
+    from agent_cache import AsyncCache
+
+    items: list[str] = []
+    rounds, reads, stale = 20, 0, 0
+    try:
+        for round_ in range(rounds):
+            worker.stdin.write(f"{round_}\n".encode())
+            await worker.stdin.drain()
+            assert await worker.stdout.readline() == f"loading {round_}\n".encode()
+            # The mutation, in this process, while the other one's load is in flight.
+            items.append(f"i{round_}")
+            db_path.write_text(json.dumps(items))
+            assert await here.clear("cart") >= 0
+            worker.stdin.write(b"go\n")
+            await worker.stdin.drain()
+            assert await worker.stdout.readline() == f"done {round_}\n".encode()
+            reader = AsyncCache(name="cart", backend=here)  # a fresh L1: read the file
+            for _ in range(5):
+                reads += 1
+                value = await reader.get(f"u{round_}",
+                                         loader=lambda: json.loads(db_path.read_text()))
+                stale += value != items
+    finally:
+        worker.stdin.close()
+        await worker.wait()
+        await here.close()
+    print(f"\n[disk, 2 processes] {stale} stale of {reads} reads after {rounds} mutations")
+    assert stale == 0

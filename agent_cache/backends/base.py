@@ -25,12 +25,26 @@ Contract:
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Tuple, runtime_checkable
+from typing import Any, NamedTuple, Protocol, Tuple, runtime_checkable
 
 from ..core.sentinel import MISSING
 
 #: What ``get_entry`` answers for a live entry: ``(value, remaining seconds or None)``.
 Entry = Tuple[Any, "float | None"]
+
+
+class Loaded(NamedTuple):
+    """What a tier's ``load_through(key, load, ttl)`` answers.
+
+    ``from_tier``: the value was read from the tier (stored earlier, or loaded meanwhile by
+    another process), and then ``remaining`` is how long it still lives there (``None``: no
+    expiry); ``False`` for a fresh load (which the tier has stored, unless an invalidation
+    fenced it).
+    """
+
+    value: Any
+    from_tier: bool
+    remaining: float | None = None
 
 
 def value_of(entry: Any) -> Any:
@@ -67,4 +81,4 @@ class Backend(Protocol):
         ...
 
 
-__all__ = ["Backend", "Entry", "MISSING", "value_of"]
+__all__ = ["Backend", "Entry", "Loaded", "MISSING", "value_of"]

@@ -5,11 +5,19 @@ write is one transaction, so a crash mid-write never leaves a half-written file;
 lets readers and several writer processes share the file; and a store costs one row, not a
 rewrite of the whole cache.
 
-Layout: one table ``entries(key TEXT PRIMARY KEY, namespace TEXT, value BLOB, expires_at
-REAL)``. ``expires_at`` is wall-clock time (``time.time()``) because it must mean the same
+Layout: ``entries(key TEXT PRIMARY KEY, namespace TEXT, value BLOB, expires_at REAL)`` and
+``generations(namespace TEXT PRIMARY KEY, gen INTEGER)``. ``expires_at`` is wall-clock time (``time.time()``) because it must mean the same
 thing after a restart. Values go through a :mod:`codec <agent_cache.backends.codec>`, so
 nothing read back can execute code. The file is marked with an SQLite ``application_id``;
 a valid SQLite database that is not ours is left untouched and the tier disables itself.
+
+No stale rows, across processes: a ``clear`` deletes the namespace's rows and increments its
+generation in one transaction. :meth:`DiskBackend.load_through` (what ``AsyncCache`` calls on
+a miss) notes the generation with the miss and stores the loaded value only if the
+generation is unchanged, checked in the write's own transaction: a load that started
+before a clear in *any* process cannot write its old value back afterwards. A clear that
+fails (another process holds the write lock past ``timeout``) fences the namespace in this
+process: it is neither read nor written until a retried clear succeeds.
 
 All file I/O runs on one worker thread per backend (the SQLite connection lives there),
 never on the event loop. Failures never reach the caller: they are logged (once per kind),
@@ -26,11 +34,11 @@ import os
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, TypeVar
+from typing import Any, Awaitable, Callable, TypeVar
 
 from ..core.sentinel import MISSING
 from ._support import BackendSupport, namespace_of
-from .base import Entry, value_of
+from .base import Entry, Loaded, value_of
 from .codec import Codec, default_codec
 
 logger = logging.getLogger("agent_cache.backends.disk")
@@ -38,14 +46,19 @@ logger = logging.getLogger("agent_cache.backends.disk")
 T = TypeVar("T")
 
 APPLICATION_ID = 0x41434331  # "ACC1": marks a file as an agent_cache disk tier
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the generations table
 _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+_GENERATIONS = (
+    "CREATE TABLE IF NOT EXISTS generations (namespace TEXT PRIMARY KEY, gen INTEGER NOT NULL)"
+)
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS entries ("
     " key TEXT PRIMARY KEY, namespace TEXT NOT NULL, value BLOB NOT NULL, expires_at REAL)",
     "CREATE INDEX IF NOT EXISTS entries_namespace ON entries(namespace)",
     "CREATE INDEX IF NOT EXISTS entries_expires_at ON entries(expires_at) WHERE expires_at IS NOT NULL",
+    _GENERATIONS,
     f"PRAGMA application_id = {APPLICATION_ID}",
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 )
@@ -100,6 +113,8 @@ class DiskBackend(BackendSupport):
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None  # touched only on the worker thread
         self._disabled: str | None = None
+        #: Namespaces whose last clear failed: neither read nor written until one succeeds.
+        self._fenced: set[str] = set()
 
     def __repr__(self) -> str:
         return f"DiskBackend({self.path!r})"
@@ -116,11 +131,51 @@ class DiskBackend(BackendSupport):
         back is already taken off.
         """
         _check_str("key", key)
+        if not await self._unfenced(namespace_of(key)):
+            return MISSING
         found = await self._submit("get", MISSING, self._get, key, self._clock())
         if found is MISSING:
             return MISSING
         value, expires_at = found
         return value, None if expires_at is None else max(0.0, expires_at - self._clock())
+
+    async def load_through(
+        self, key: str, load: Callable[[], Awaitable[Any]], ttl: float | None
+    ) -> Loaded:
+        """Read ``key``; on a miss run ``load`` and store its value unless the namespace
+        was cleared (by any process sharing the file) after the miss was read.
+
+        Called by ``AsyncCache`` on an L1 miss. Exceptions of ``load`` propagate; disk
+        failures never do (the value is then loaded and not stored).
+        """
+        _check_str("key", key)
+        namespace = namespace_of(key)
+        gen: int | None = None
+        if await self._unfenced(namespace):
+            found = await self._submit("get", None, self._get_with_generation, key, self._clock())
+            if found is not None:
+                entry, gen = found
+                if entry is not MISSING:
+                    value, expires_at = entry
+                    left = None if expires_at is None else max(0.0, expires_at - self._clock())
+                    return Loaded(value, True, left)
+        value = await load()
+        if gen is not None and (ttl is None or ttl > 0):
+            payload = self._encode_or_skip(value)
+            if payload is not None:
+                now = self._clock()
+                expires_at = None if ttl is None else now + ttl
+                await self._submit("set", None, self._set, key, payload, expires_at, now, gen)
+        return Loaded(value, False)
+
+    async def _unfenced(self, namespace: str) -> bool:
+        """``True`` unless ``namespace`` is fenced by a failed clear that fails again now."""
+        if namespace not in self._fenced:
+            return True
+        if await self._submit("clear", -1, self._clear, namespace) >= 0:
+            self._fenced.discard(namespace)
+            return True
+        return False
 
     async def set(self, key: str, value: Any, ttl: float | None) -> None:
         _check_str("key", key)
@@ -131,6 +186,8 @@ class DiskBackend(BackendSupport):
         if payload is None:
             await self.delete(key)  # never leave an older persisted value behind the new one
             return
+        if not await self._unfenced(namespace_of(key)):
+            return
         now = self._clock()
         expires_at = None if ttl is None else now + ttl
         await self._submit("set", None, self._set, key, payload, expires_at, now)
@@ -140,8 +197,18 @@ class DiskBackend(BackendSupport):
         await self._submit("delete", None, self._delete, key)
 
     async def clear(self, namespace: str) -> int:
+        """Delete ``namespace``'s rows and bump its generation (fencing loads in flight in
+        every process). ``-1`` if that failed: the namespace is then fenced here (not read,
+        not written) until a retried clear succeeds."""
         _check_str("namespace", namespace)
-        return await self._submit("clear", 0, self._clear, namespace)
+        removed = await self._submit("clear", -1, self._clear, namespace)
+        if removed < 0:
+            self._fenced.add(namespace)
+            self._warn_once(f"fence:{namespace}", "%r: clearing a namespace failed; not serving "
+                            "it from disk until a retried clear succeeds", self)
+        else:
+            self._fenced.discard(namespace)
+        return removed
 
     async def close(self) -> None:
         executor, self._executor = self._executor, None
@@ -221,6 +288,10 @@ class DiskBackend(BackendSupport):
             raise _NotOurs(f"{self.path} is an SQLite database of another application")
         elif version > SCHEMA_VERSION:
             raise _NotOurs(f"{self.path} was written by a newer agent_cache (schema {version})")
+        if version < SCHEMA_VERSION:  # an older file of ours: add what is new
+            with _transaction(conn):
+                conn.execute(_GENERATIONS)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("PRAGMA journal_mode=WAL")  # only now: it rewrites the header of a foreign file
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across process crashes, fast
         conn.execute("DELETE FROM entries WHERE expires_at <= ?", (self._clock(),))
@@ -276,8 +347,19 @@ class DiskBackend(BackendSupport):
         self.stats["hits"] += 1
         return value, expires_at
 
-    def _set(self, conn: sqlite3.Connection, key: str, payload: bytes, expires_at: float | None, now: float) -> None:
+    def _get_with_generation(self, conn: sqlite3.Connection, key: str, now: float) -> tuple[Any, int]:
+        """``(live row or MISSING, generation of the key's namespace)``; the generation is
+        read first, so a clear between the two reads shows as a changed generation."""
+        gen = _generation(conn, namespace_of(key))
+        return self._get(conn, key, now), gen
+
+    def _set(
+        self, conn: sqlite3.Connection, key: str, payload: bytes, expires_at: float | None,
+        now: float, gen: int | None = None,
+    ) -> None:
         with _transaction(conn):
+            if gen is not None and _generation(conn, namespace_of(key)) != gen:
+                return  # cleared since the load started (here or in another process)
             # REPLACE gives the row a new rowid, so rowid order is write order (for max_entries).
             conn.execute(
                 "INSERT OR REPLACE INTO entries (key, namespace, value, expires_at) VALUES (?, ?, ?, ?)",
@@ -304,7 +386,19 @@ class DiskBackend(BackendSupport):
 
     @staticmethod
     def _clear(conn: sqlite3.Connection, namespace: str) -> int:
-        return conn.execute("DELETE FROM entries WHERE namespace = ?", (namespace,)).rowcount
+        with _transaction(conn):
+            removed: int = conn.execute("DELETE FROM entries WHERE namespace = ?", (namespace,)).rowcount
+            conn.execute(
+                "INSERT INTO generations (namespace, gen) VALUES (?, 1) "
+                "ON CONFLICT(namespace) DO UPDATE SET gen = gen + 1",
+                (namespace,),
+            )
+        return removed
+
+
+def _generation(conn: sqlite3.Connection, namespace: str) -> int:
+    row = conn.execute("SELECT gen FROM generations WHERE namespace = ?", (namespace,)).fetchone()
+    return int(row[0]) if row else 0
 
 
 class _transaction:

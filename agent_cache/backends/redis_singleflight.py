@@ -29,14 +29,14 @@ import asyncio
 import math
 import time
 import uuid
-from typing import Any, Awaitable, Callable, NamedTuple, TypeVar
+from typing import Any, Awaitable, Callable, TypeVar
 
 from ..core.sentinel import MISSING
 from ..telemetry import names as tn
 from ..telemetry import runtime as tel
 from ..telemetry import spans
 from . import redis_scripts as scripts
-from .base import value_of
+from .base import Loaded, value_of
 from .redis_link import FAILED
 
 T = TypeVar("T")
@@ -56,18 +56,6 @@ def counted_down(seconds: float | None, since: float) -> float | None:
     if seconds is None:
         return None
     return max(0.0, seconds - (time.monotonic() - since))
-
-
-class Loaded(NamedTuple):
-    """What :meth:`LoadLockMixin.load_through` answers.
-
-    ``remaining``: when ``from_tier``, the seconds the Redis entry still lives (``None``:
-    no expiry), so the caller's L1 copy does not outlive it; ``None`` for a fresh load.
-    """
-
-    value: Any
-    from_tier: bool
-    remaining: float | None = None
 
 
 class LoadLockMixin:
