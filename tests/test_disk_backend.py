@@ -426,3 +426,33 @@ async def test_a_load_in_flight_elsewhere_cannot_write_back_after_a_clear(tmp_pa
         await here.close()
     print(f"\n[disk, 2 processes] {stale} stale of {reads} reads after {rounds} mutations")
     assert stale == 0
+
+
+async def test_a_slash_in_resource_or_tool_name_does_not_share_a_namespace(tmp_path: Path) -> None:
+    """Resource "a/b" + tool "c" and resource "a" + tool "b/c" used to be one namespace
+    ("a/b/c") in the disk and Redis tiers: each read the other's values."""
+    from agent_cache import AgentCache, AgentCacheInvalidator
+
+    backend = DiskBackend(tmp_path / "c.db", codec=JsonCodec())
+
+    @AgentCache(resource="a/b", name="c", backend=backend)
+    async def one(x: int) -> str:
+        return "one"
+
+    @AgentCache(resource="a", name="b/c", backend=backend)
+    async def two(x: int) -> str:
+        return "two"
+
+    @AgentCacheInvalidator(resource="a")
+    async def mutate_a() -> None:
+        return None
+
+    assert await one(1) == "one"
+    assert await two(1) == "two"  # not "one" from the shared row
+    await mutate_a()  # clears resource "a" only: "a/b"'s row stays on disk
+    assert len(rows(tmp_path / "c.db")) == 1
+    from agent_cache.core.keys import namespace_path
+
+    assert namespace_path("a/b", "c") != namespace_path("a", "b/c")
+    assert namespace_path("a%2Fb") != namespace_path("a/b")
+    await backend.close()

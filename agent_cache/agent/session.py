@@ -13,6 +13,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, Hashable
 
 from ..core.cache import AsyncCache
+from ..core.keys import namespace_path
 from ..telemetry import names as tn
 from ..telemetry import runtime as tel
 from ..telemetry import spans
@@ -194,7 +195,7 @@ class AgentCacheSession:
                 maxsize=tool.maxsize,
                 default_ttl=tool.ttl,
                 name=tool.resource,
-                namespace=f"{tool.namespace}/session/{self.session_id}",
+                namespace=f"{tool.namespace}/session/{namespace_path(self.session_id)}",
                 backend=tool.backend,
                 scope=tn.SCOPE_SESSION,
                 stats=tool.stats,

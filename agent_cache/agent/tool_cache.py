@@ -8,7 +8,7 @@ import time
 from typing import Any, Awaitable, Callable, Hashable, TypeVar
 
 from ..core.cache import AsyncCache
-from ..core.keys import freeze, make_key
+from ..core.keys import freeze, make_key, namespace_path
 from ..core.stats import CacheStats
 from ..core.validation import check_maxsize, check_non_negative_int, check_ttl
 from ..telemetry import names as tn
@@ -80,7 +80,7 @@ class CachedTool(ToolBase):
         self.maxsize = config.maxsize
         self.skip_args = config.skip_args
         self.backend = config.backend
-        self.namespace = f"{self.resource}/{self.tool_name}"
+        self.namespace = namespace_path(self.resource, self.tool_name)
         self.stats = CacheStats(self.resource, self.scope)
         registry.tool_stats.add(self.stats)
         self.cache: AsyncCache | None = None

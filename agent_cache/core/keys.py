@@ -161,6 +161,14 @@ def _canonical(value: Any, out: list[str]) -> None:
         out.append(f"o{type(value).__module__}.{type(value).__qualname__}:{value!r}")
 
 
+def namespace_path(*parts: str) -> str:
+    """Join namespace parts with ``/`` so that no two different part lists give the same
+    string: ``%`` and ``/`` inside a part are escaped (``%25``, ``%2F``). Without this,
+    resource ``"a/b"`` with tool ``"c"`` and resource ``"a"`` with tool ``"b/c"`` would share
+    one disk/Redis namespace (and clear each other, or read each other's values)."""
+    return "/".join(p.replace("%", "%25").replace("/", "%2F") for p in parts)
+
+
 def stable_key(namespace: str, key: Hashable) -> str:
     """A process-independent string for ``key`` under ``namespace`` (for disk and Redis)."""
     out: list[str] = []
