@@ -58,7 +58,7 @@ _WIRE_KINDS = frozenset({KIND_CLEAR, KIND_DELETE, _KIND_SYNC})
 InvalidationCallback = Callable[[str, str, Optional[str]], Union[None, Awaitable[None]]]
 
 #: Most messages applied in one go before the subscriber yields to the event loop.
-MAX_BATCH = 256
+MAX_BATCH = 64
 
 Event = tuple[str, str, Optional[str]]
 

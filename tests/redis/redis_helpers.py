@@ -84,6 +84,22 @@ class RedisServer:
             return sock.recv(65536)
 
 
+    def pipeline(self, commands: list[tuple[str | bytes, ...]]) -> int:
+        """Send every command in one write over a raw socket; return how many replies came."""
+        wire = bytearray()
+        for args in commands:
+            parts = [a.encode() if isinstance(a, str) else a for a in args]
+            wire += b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+        replies = 0
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
+            sock.sendall(wire)
+            buffer = b""
+            while replies < len(commands):
+                buffer += sock.recv(65536)
+                replies = buffer.count(b"\r\n")
+        return replies
+
+
 def require_redis_server() -> None:
     """Skip without redis-server, or fail under ``CI=true``."""
     if REDIS_BIN is None:

@@ -142,3 +142,64 @@ async def test_async_callback_is_awaited(redis_server):
     assert got[-1] == ("clear", "x", None)
     await a.close()
     await b.close()
+
+
+async def test_a_burst_of_invalidations_does_not_stall_the_event_loop(redis_server):
+    """Anyone who can PUBLISH can send thousands of messages: they are applied in bounded,
+    coalesced batches with the event loop free in between, and each batch hashes the L1
+    once (not once per message)."""
+    from agent_cache import AsyncCache
+
+    backend = RedisBackend(redis_server.url)
+    cache = AsyncCache(name="cart", maxsize=1000, backend=backend)
+    assert await backend.subscribe()
+    for i in range(500):
+        await cache.set(i, i)
+    loop = asyncio.get_running_loop()
+    worst = 0.0
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal worst
+        last = loop.time()
+        while not stop.is_set():
+            await asyncio.sleep(0.001)
+            now = loop.time()
+            worst = max(worst, now - last)
+            last = now
+
+    tick = asyncio.create_task(ticker())
+    await asyncio.sleep(0.01)
+    messages = [encode_message("attacker", "delete", "cart", stable_key("cart", (f"x{i}",)))
+                for i in range(3000)]
+    # Published from another thread over a raw socket: only the subscriber's work is
+    # measured on this event loop.
+    await asyncio.to_thread(redis_server.pipeline, [("PUBLISH", backend.channel, m) for m in messages])
+    bp = backend._backplane
+    while bp.received < 3000:
+        await asyncio.sleep(0.005)
+    stop.set()
+    await tick
+    print(f"\n[burst] 3000 invalidation messages: event loop stalled at most {worst * 1000:.1f} ms")
+    from agent_cache.backends.backplane import MAX_BATCH
+
+    assert bp.batches >= 3000 // MAX_BATCH  # the loop was given back between batches
+    assert len(cache) == 500  # none of those keys was cached: nothing dropped
+    await backend.close()
+
+
+async def test_a_lock_planted_without_expiry_delays_a_miss_by_lock_ttl_at_most(redis_server):
+    """A lock key written without a TTL (by hand, or by a crashed tool) used to delay every
+    miss on that key until the waiter gave up, forever after: it now gets ``lock_ttl``."""
+    backend = RedisBackend(redis_server.url, lock_ttl=0.3)
+    key = stable_key("cart", ("u1",))
+    await backend.get(key)  # learn the generation, to name the lock key
+    gen = backend._layout.believed(key)
+    _, _, lock_key = backend._layout.entry_keys(key, gen)
+    assert redis_server.command("SET", lock_key, "planted") == b"+OK\r\n"
+    assert await backend.acquire_load_lock(key) is None  # held by the planted lock...
+    pttl = int(redis_server.command("PTTL", lock_key).split(b":")[1].split(b"\r")[0])
+    assert 0 < pttl <= 300  # ...which now expires like any lock
+    assert await backend.wait_for_value(key, timeout=2) is MISSING
+    assert await backend.acquire_load_lock(key)
+    await backend.close()
