@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple, Protocol, Tuple, runtime_checkable
 
 from ..core.sentinel import MISSING
+from ..core.tier import L1Coherence, LoadThrough, RemainingTtl
 
 #: What ``get_entry`` answers for a live entry: ``(value, remaining seconds or None)``.
 Entry = Tuple[Any, "float | None"]
@@ -56,8 +57,9 @@ def value_of(entry: Any) -> Any:
 class Backend(Protocol):
     """A second cache tier. All methods are coroutines; all are best-effort.
 
-    ``get_entry`` (see the module docstring) is optional and therefore not a member here:
-    the cache looks it up with ``getattr`` and falls back to ``get``.
+    ``get_entry`` (see the module docstring), ``load_through`` and ``attach_cache`` are
+    optional capabilities declared by their own protocols (:mod:`agent_cache.core.tier`),
+    resolved once when a cache is built.
     """
 
     async def get(self, key: str) -> Any:
@@ -81,4 +83,6 @@ class Backend(Protocol):
         ...
 
 
-__all__ = ["Backend", "Entry", "Loaded", "MISSING", "value_of"]
+__all__ = [
+    "Backend", "Entry", "L1Coherence", "LoadThrough", "Loaded", "MISSING", "RemainingTtl", "value_of",
+]

@@ -34,6 +34,7 @@ from .sentinel import MISSING
 from .singleflight import RETRY, Flight
 from .stats import CacheStats
 from .store import NEVER, Store
+from .tier import ResolvedTier
 from .validation import check_maxsize, check_non_negative_int, check_positive_int, check_ttl
 
 logger = logging.getLogger("agent_cache")
@@ -65,6 +66,7 @@ class AsyncCache:
         "batch_window",
         "max_batch_size",
         "backend",
+        "_tier",
         "_store",
         "_data",
         "_stats",
@@ -115,9 +117,9 @@ class AsyncCache:
         self._tasks: set[asyncio.Task] = set()
         self._load_attrs = {tn.ATTR_RESOURCE: stats.resource}
         self._load_span_name = f"{tn.SPAN_LOAD} {self.name}"
-        attach = getattr(backend, "attach_cache", None)
-        if attach is not None:  # a shared tier drops this L1's entries on other processes' writes
-            attach(self)
+        self._tier = ResolvedTier(backend)  # optional capabilities, looked up once
+        if self._tier.coherent:  # a shared tier drops this L1's entries on other processes' writes
+            backend.attach_cache(self)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -276,7 +278,7 @@ class AsyncCache:
         result, so what it returns is already in the backend.
         """
         if self.backend is not None:
-            load_through = getattr(self.backend, "load_through", None)
+            load_through = self._tier.load_through
             if load_through is not None:
                 value, from_tier, remaining = await load_through(
                     self._skey(key), lambda: self._run_loader(loader),
@@ -515,7 +517,7 @@ class AsyncCache:
         ``None`` for the seconds left (its values get the full TTL in L1).
         """
         skey = self._skey(key)
-        if callable(getattr(self.backend, "get_entry", None)):
+        if self._tier.get_entry is not None:
             return await self._backend_call("get_entry", skey, default=MISSING)
         value = await self._backend_call("get", skey, default=MISSING)
         return MISSING if value is MISSING else (value, None)
