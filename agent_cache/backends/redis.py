@@ -308,8 +308,8 @@ class RedisBackend(LoadLockMixin):
         # refusal names the script line: see _SCRIPT_COMMANDS in the log).
         if await link.call("publish", Redis.publish, self.channel, marker) is FAILED:
             return False
-        if await link.call("subscribe", _probe_subscribe, self.channel,
-                           timeout=4 * self.op_timeout) is FAILED:
+        if await link.call("subscribe", lambda _client, channel: _probe_subscribe(
+                link.pubsub_client(), channel), self.channel, timeout=4 * self.op_timeout) is FAILED:
             return False
         steps: list[tuple[str, Any, list[str], list[Any]]] = [
             ("bump", scripts.BUMP, [gkey], [self.channel, marker, gen]),
@@ -446,15 +446,16 @@ class RedisBackend(LoadLockMixin):
     async def _delete(self, key: str) -> bool:
         message = (encode_message(self.sender_id, KIND_DELETE, namespace_of(key), key)
                    if self.publish_invalidations else b"")
-        channel = self.channel if self.publish_invalidations else ""
+        inline = bool(message) and not self.cluster  # published by the script itself
+        channel = self.channel if inline else ""
         result, _ = await self._keyed(
             "delete", scripts.DELETE, key, lambda g, v, lk: [g, v, lk],
-            lambda gen: [channel, message], force=True,
+            lambda gen: [channel, message if inline else b""], force=True,
         )
-        if result is FAILED:
+        if result is FAILED or (message and not inline and not await self._publish(message)):
             return False
         self.stats.deletes += 1
-        if self.publish_invalidations:
+        if message:
             self.stats.published += 1
         return True
 
@@ -501,11 +502,23 @@ class RedisBackend(LoadLockMixin):
             ))
             ok = all(r is not FAILED for r in results)
             if ok and message:
-                ok = await self._call("publish", Redis.publish, self.channel, message,
-                                      force=True) is not FAILED
+                ok = await self._publish(message)
         if ok:
             layout.generations.update(fresh)
         return ok
+
+    async def _publish(self, message: bytes, *, force: bool = True) -> bool:
+        """PUBLISH ``message`` on the channel. On a cluster it goes to the node every
+        replica subscribes on (the URL's), so it has reached their connections when this
+        returns, as on one server (a PUBLISH on another node would cross the cluster bus
+        later)."""
+        link = self._link
+        if self.cluster:
+            result = await self._call("publish", lambda _client, channel, body: link.pubsub_client()
+                                      .publish(channel, body), self.channel, message, force=force)
+        else:
+            result = await self._call("publish", Redis.publish, self.channel, message, force=force)
+        return result is not FAILED
 
     async def _announce(self, kind: str, namespace: str, key: str | None, written: bool) -> None:
         """Publish an invalidation whose Redis write succeeded; queue it for replay if not."""
@@ -559,10 +572,10 @@ class RedisBackend(LoadLockMixin):
         self._start_backplane()
 
     def _start_backplane(self) -> Backplane:
-        self._link.current_client()  # a new event loop gets a new client first
+        self._link.pubsub_client()  # a new event loop gets a new client first
         if self._backplane is None:
             self._backplane = Backplane(
-                self._link.current_client, self.channel, self.sender_id,
+                self._link.pubsub_client, self.channel, self.sender_id,
                 health_interval=self._health_interval, op_timeout=self.op_timeout,
                 lease=self._lease, on_health=self._on_subscription_health,
                 on_refused=lambda exc: self._refused("subscribe", exc),
@@ -643,8 +656,7 @@ class RedisBackend(LoadLockMixin):
         with its Redis deletion repeated first, in the background until it lands.
         """
         message = encode_message(self.sender_id, kind, namespace, key)
-        result = await self._call("publish", Redis.publish, self.channel, message, force=True)
-        if result is FAILED:
+        if not await self._publish(message):
             self._queue_pending(kind, namespace, key)
             return False
         self.stats.published += 1
@@ -673,7 +685,7 @@ class RedisBackend(LoadLockMixin):
             return False
         marker, arrived = backplane.new_sync_marker()
         try:
-            if await self._call("publish", Redis.publish, self.channel, marker) is FAILED:
+            if not await self._publish(marker, force=False):
                 return False
             await asyncio.wait_for(arrived, timeout)
             return True

@@ -91,6 +91,8 @@ class RedisLink:
         # silently with messages lost in between).
         self.client = self._new_client()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._pubsub_client: Redis | None = None
+        self._pubsub_loop: asyncio.AbstractEventLoop | None = None
         self.breaker = _breaker.CircuitBreaker(failure_threshold, reset_timeout)
         self.closed = False
         self.errors = 0  # round trips that failed or timed out
@@ -121,6 +123,23 @@ class RedisLink:
 
             return RedisCluster.from_url(self.url, **kwargs)
         return Redis.from_url(self.url, retry_on_timeout=False, **kwargs)
+
+    def pubsub_client(self) -> Redis:
+        """The client pub/sub runs on: the data client, or on a cluster a plain client of
+        the URL's node (Redis Cluster forwards every PUBLISH to every node, so one node's
+        subscription hears all of them)."""
+        client = self.current_client()
+        if not self.cluster:
+            return client  # type: ignore[no-any-return]
+        if self._pubsub_client is None or self._pubsub_loop is not self._loop:
+            kwargs: dict[str, Any] = dict(
+                socket_timeout=self.op_timeout, socket_connect_timeout=self.op_timeout,
+                retry=Retry(NoBackoff(), 0), retry_on_timeout=False,
+            )
+            kwargs.update(self._client_kwargs)
+            self._pubsub_client = Redis.from_url(self.url, **kwargs)
+            self._pubsub_loop = self._loop
+        return self._pubsub_client
 
     def current_client(self) -> Redis:
         """The client for the running event loop.
@@ -182,7 +201,9 @@ class RedisLink:
             )
             # Idle pooled connections predate the outage: after a restart each would fail
             # once more and re-open the breaker. Drop them; new ones are made on demand.
-            self.spawn(self.client.connection_pool.disconnect(inuse_connections=False))
+            pool = getattr(self.client, "connection_pool", None)  # a cluster client has one per node
+            if pool is not None:
+                self.spawn(pool.disconnect(inuse_connections=False))
         else:
             self.warn("outage", "agent_cache: Redis %s failed: %s", op, describe_error(exc))
 
@@ -208,10 +229,12 @@ class RedisLink:
         self.closed = True
         for task in list(self._tasks):
             task.cancel()
-        try:
-            await self.client.aclose()
-        except Exception:  # closing a dead connection must not raise either
-            pass
+        for client in (self.client, self._pubsub_client):
+            try:
+                if client is not None:
+                    await client.aclose()
+            except Exception:  # closing a dead connection must not raise either
+                pass
 
 
 __all__ = ["RedisLink", "Redis", "FAILED", "OUTAGE_ERRORS", "is_refusal", "redact_url"]
