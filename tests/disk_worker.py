@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 from agent_cache import AsyncCache
 from agent_cache.backends.codec import JsonCodec
@@ -29,9 +30,8 @@ async def main() -> None:
         round_ = line.decode().strip()
         cache = AsyncCache(name="cart", backend=backend)  # a fresh L1 each round
 
-        async def load() -> list[str]:
-            with open(DB_PATH) as f:
-                value: list[str] = json.load(f)
+        async def load(round_: str = round_) -> list[str]:
+            value: list[str] = json.loads(await asyncio.to_thread(Path(DB_PATH).read_text))
             print(f"loading {round_}", flush=True)
             assert (await reader.readline()).strip() == b"go"
             return value

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from planted import hostile_payloads
 
 from agent_cache.backends.base import MISSING, Backend
 from agent_cache.backends.codec import JsonCodec, SignedPickleCodec
 from agent_cache.backends.disk import APPLICATION_ID, DiskBackend
-from planted import hostile_payloads
 
 ROOT = Path(__file__).resolve().parents[1]
 NS = "tool"

@@ -1,5 +1,7 @@
 """Second cache tiers behind the in-memory L1: the protocol, the codecs, disk and memory."""
 
+from typing import Any
+
 from .base import MISSING, Backend
 from .codec import Codec, CodecError, JsonCodec, SignedPickleCodec, default_codec
 from .disk import DiskBackend
@@ -18,7 +20,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     # RedisBackend needs the optional `redis` extra: import it only when asked for.
     if name == "RedisBackend":
         from .redis import RedisBackend

@@ -12,7 +12,6 @@ from typing import Any
 
 from .codec import SIGNING_KEY_ENV, Codec, CodecError
 
-
 NAMESPACE_SEP = "\x1f"  # keys are "{namespace}\x1f{digest}" (see core.keys.stable_key)
 _NAMESPACE_SEP = NAMESPACE_SEP
 
@@ -58,8 +57,11 @@ class BackendSupport:
 
     def _encode_or_skip(self, value: Any) -> bytes | None:
         """The payload for ``value``, or ``None`` (counted, warned once per type) if refused."""
+        codec = self.codec
+        if codec is None:  # a tier that keeps objects as they are
+            raise TypeError("_encode_or_skip needs a codec")
         try:
-            return self.codec.encode(value)
+            return codec.encode(value)
         except CodecError as exc:
             self.stats["skipped"] += 1
             self._warn_once(
@@ -75,8 +77,11 @@ class BackendSupport:
 
     def _decode_or_none(self, payload: bytes) -> tuple[bool, Any]:
         """``(True, value)``, or ``(False, None)`` for a payload that is refused (counted)."""
+        codec = self.codec
+        if codec is None:
+            raise TypeError("_decode_or_none needs a codec")
         try:
-            return True, self.codec.decode(payload)
+            return True, codec.decode(payload)
         except CodecError as exc:
             self.stats["errors"] += 1
             self._warn_once("decode", "%r: dropping a stored entry that cannot be read safely: %s", self, exc)

@@ -34,12 +34,14 @@ for longer than ``lease``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Optional, Union
+from typing import Any
 
 from redis.exceptions import ResponseError
 
@@ -55,12 +57,12 @@ _KIND_SYNC = "sync"  # a marker a replica sends to itself; see Backplane.sync
 _WIRE_KINDS = frozenset({KIND_CLEAR, KIND_DELETE, _KIND_SYNC})
 
 #: ``callback(kind, namespace, key)``; may return an awaitable.
-InvalidationCallback = Callable[[str, str, Optional[str]], Union[None, Awaitable[None]]]
+InvalidationCallback = Callable[[str, str, str | None], None | Awaitable[None]]
 
 #: Most messages applied in one go before the subscriber yields to the event loop.
 MAX_BATCH = 64
 
-Event = tuple[str, str, Optional[str]]
+Event = tuple[str, str, str | None]
 
 
 @dataclass(frozen=True)
@@ -189,10 +191,8 @@ class Backplane:
         self._set_connected(False)
         if task is not None:
             task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # it is going anyway
                 await task
-            except (asyncio.CancelledError, Exception):
-                pass
         for fut in self._sync_waiters.values():
             if not fut.done():
                 fut.cancel()
@@ -230,7 +230,7 @@ class Backplane:
             except ResponseError as exc:  # e.g. NOPERM: retrying will not help
                 if self._on_refused is not None:
                     self._on_refused(exc)
-            except Exception as exc:  # any failure: drop the connection and start over
+            except Exception as exc:  # noqa: BLE001 - any failure: drop the connection, start over
                 if self.connected:
                     self.drops += 1
                     log.warning("agent_cache backplane: subscription lost (%s); L1 is "
@@ -390,10 +390,8 @@ def coalesce(events: list[Event]) -> list[Event]:
 
 
 async def _close_quietly(pubsub: Any) -> None:
-    try:
+    with contextlib.suppress(Exception):  # a dead connection: nothing left to release
         await asyncio.wait_for(pubsub.aclose(), 0.5)
-    except Exception:
-        pass
 
 
 def describe_error(exc: BaseException) -> str:
@@ -403,15 +401,15 @@ def describe_error(exc: BaseException) -> str:
 
 
 __all__ = [
-    "Backplane",
-    "Message",
-    "encode_message",
-    "decode_message",
-    "InvalidationCallback",
     "KIND_CLEAR",
     "KIND_DELETE",
     "KIND_RESET",
     "MAX_BATCH",
     "MAX_MESSAGE_BYTES",
+    "Backplane",
+    "InvalidationCallback",
+    "Message",
     "coalesce",
+    "decode_message",
+    "encode_message",
 ]

@@ -25,13 +25,13 @@ Contract:
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Protocol, Tuple, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from ..core.sentinel import MISSING
 from ..core.tier import L1Coherence, LoadThrough, RemainingTtl
 
 #: What ``get_entry`` answers for a live entry: ``(value, remaining seconds or None)``.
-Entry = Tuple[Any, "float | None"]
+Entry = tuple[Any, "float | None"]
 
 
 class Loaded(NamedTuple):
@@ -84,5 +84,12 @@ class Backend(Protocol):
 
 
 __all__ = [
-    "Backend", "Entry", "L1Coherence", "LoadThrough", "Loaded", "MISSING", "RemainingTtl", "value_of",
+    "MISSING",
+    "Backend",
+    "Entry",
+    "L1Coherence",
+    "LoadThrough",
+    "Loaded",
+    "RemainingTtl",
+    "value_of",
 ]

@@ -12,7 +12,7 @@ run without interleaving.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 CLOSED = "closed"
 OPEN = "open"
@@ -26,14 +26,14 @@ class CircuitBreaker:
     """Counts consecutive failures and refuses calls while the remote side is known bad."""
 
     __slots__ = (
-        "failure_threshold",
-        "reset_timeout",
         "_clock",
-        "_state",
         "_failures",
         "_opened_at",
         "_probing",
+        "_state",
+        "failure_threshold",
         "opened_count",
+        "reset_timeout",
     )
 
     def __init__(
@@ -108,4 +108,4 @@ class CircuitBreaker:
         return f"CircuitBreaker(state={self.state!r}, failures={self._failures})"
 
 
-__all__ = ["CircuitBreaker", "CLOSED", "OPEN", "HALF_OPEN", "STATE_VALUES"]
+__all__ = ["CLOSED", "HALF_OPEN", "OPEN", "STATE_VALUES", "CircuitBreaker"]

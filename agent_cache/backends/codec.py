@@ -135,7 +135,7 @@ class SignedPickleCodec:
     key) and pickle only the rest.
     """
 
-    __slots__ = ("_key", "_fallback_json", "_json")
+    __slots__ = ("_fallback_json", "_json", "_key")
 
     #: The shortest key accepted, in bytes (256 bits).
     MIN_KEY_BYTES = 32
@@ -205,4 +205,4 @@ def default_codec() -> Codec:
     return SignedPickleCodec(key) if key else JsonCodec()
 
 
-__all__ = ["Codec", "CodecError", "JsonCodec", "SignedPickleCodec", "default_codec", "SIGNING_KEY_ENV"]
+__all__ = ["SIGNING_KEY_ENV", "Codec", "CodecError", "JsonCodec", "SignedPickleCodec", "default_codec"]

@@ -33,8 +33,10 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Awaitable, Callable, TypeVar
+from types import TracebackType
+from typing import Any, TypeVar
 
 from ..core.sentinel import MISSING
 from ._support import BackendSupport, namespace_of
@@ -54,8 +56,10 @@ _GENERATIONS = (
 )
 
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS entries ("
-    " key TEXT PRIMARY KEY, namespace TEXT NOT NULL, value BLOB NOT NULL, expires_at REAL)",
+    (
+        "CREATE TABLE IF NOT EXISTS entries ("
+        " key TEXT PRIMARY KEY, namespace TEXT NOT NULL, value BLOB NOT NULL, expires_at REAL)"
+    ),
     "CREATE INDEX IF NOT EXISTS entries_namespace ON entries(namespace)",
     "CREATE INDEX IF NOT EXISTS entries_expires_at ON entries(expires_at) WHERE expires_at IS NOT NULL",
     _GENERATIONS,
@@ -133,7 +137,7 @@ class DiskBackend(BackendSupport):
         _check_str("key", key)
         if not await self._unfenced(namespace_of(key)):
             return MISSING
-        found = await self._submit("get", MISSING, self._get, key, self._clock())
+        found: Any = await self._submit("get", MISSING, self._get, key, self._clock())
         if found is MISSING:
             return MISSING
         value, expires_at = found
@@ -412,7 +416,9 @@ class _transaction:
     def __enter__(self) -> None:
         self._conn.execute("BEGIN IMMEDIATE")
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             self._conn.execute("COMMIT")
         elif self._conn.in_transaction:
@@ -424,4 +430,4 @@ def _check_str(name: str, value: Any) -> None:
         raise TypeError(f"{name} must be str, not {type(value).__name__}")
 
 
-__all__ = ["DiskBackend", "APPLICATION_ID", "SCHEMA_VERSION"]
+__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "DiskBackend"]

@@ -68,6 +68,7 @@ so the tier works on Redis Cluster with a namespace spread over ``stripes`` slot
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import os
@@ -75,8 +76,9 @@ import re
 import socket
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 try:
     import redis as _redis_py  # noqa: F401  (the optional extra)
@@ -94,7 +96,12 @@ from . import breaker as _breaker
 from . import redis_scripts as scripts
 from ._support import namespace_of
 from .backplane import (
-    _KIND_SYNC, KIND_CLEAR, KIND_DELETE, Backplane, InvalidationCallback, encode_message,
+    _KIND_SYNC,
+    KIND_CLEAR,
+    KIND_DELETE,
+    Backplane,
+    InvalidationCallback,
+    encode_message,
 )
 from .base import Entry, value_of
 from .codec import Codec, default_codec
@@ -365,7 +372,7 @@ class RedisBackend(LoadLockMixin):
     def _encode(self, value: Any) -> bytes | None:
         try:
             return self.codec.encode(value)
-        except Exception as exc:  # CodecError, or any bug: never break the tool call
+        except Exception as exc:  # noqa: BLE001 - CodecError, or any bug: never break the tool call
             self.stats.unencodable += 1
             self._link.warn(f"encode:{type(value).__qualname__}",
                             "agent_cache: not storing a %s in Redis (kept in L1 only): %s",
@@ -375,7 +382,7 @@ class RedisBackend(LoadLockMixin):
     def _decode(self, payload: bytes) -> Any:
         try:
             return self.codec.decode(payload)
-        except Exception as exc:  # CodecError (refused), or a codec bug on hostile input
+        except Exception as exc:  # noqa: BLE001 - CodecError, or a codec bug on hostile input
             self.stats.corrupt += 1
             self._link.warn("decode", "agent_cache: ignoring a Redis value that cannot be read "
                             "safely (tampered, unsigned or foreign): %s", exc)
@@ -479,7 +486,7 @@ class RedisBackend(LoadLockMixin):
             self.stats.published += 1
         return True
 
-    async def _bump(self, namespaces: list[str] | set[str], message: bytes) -> bool:
+    async def _bump(self, namespaces: Iterable[str], message: bytes) -> bool:
         """Give every stripe of ``namespaces`` a fresh generation, then publish ``message``
         (if any). One script on one server; one per stripe (its own slot) on a cluster."""
         layout = self._layout
@@ -775,10 +782,8 @@ async def _probe_subscribe(client: Any, channel: str) -> bool:
             if msg is not None and msg.get("type") == "subscribe":
                 return True
     finally:
-        try:
+        with contextlib.suppress(Exception):  # only a probe: nothing to release on failure
             await pubsub.aclose()
-        except Exception:
-            pass
 
 
-__all__ = ["RedisBackend", "RedisStats", "OUTAGE_ERRORS"]
+__all__ = ["OUTAGE_ERRORS", "RedisBackend", "RedisStats"]

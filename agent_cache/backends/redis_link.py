@@ -9,10 +9,12 @@ once Redis is known to be down and lets one probe through after ``reset_timeout`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
-from typing import Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from redis.asyncio import Redis
@@ -112,11 +114,11 @@ class RedisLink:
         return text
 
     def _new_client(self) -> Any:
-        kwargs: dict[str, Any] = dict(
-            socket_timeout=self.op_timeout,
-            socket_connect_timeout=self.op_timeout,
-            retry=Retry(NoBackoff(), 0),
-        )
+        kwargs: dict[str, Any] = {
+            "socket_timeout": self.op_timeout,
+            "socket_connect_timeout": self.op_timeout,
+            "retry": Retry(NoBackoff(), 0),
+        }
         kwargs.update(self._client_kwargs)
         if self.cluster:
             from redis.asyncio.cluster import RedisCluster
@@ -130,12 +132,12 @@ class RedisLink:
         subscription hears all of them)."""
         client = self.current_client()
         if not self.cluster:
-            return client  # type: ignore[no-any-return]
+            return client
         if self._pubsub_client is None or self._pubsub_loop is not self._loop:
-            kwargs: dict[str, Any] = dict(
-                socket_timeout=self.op_timeout, socket_connect_timeout=self.op_timeout,
-                retry=Retry(NoBackoff(), 0), retry_on_timeout=False,
-            )
+            kwargs: dict[str, Any] = {
+                "socket_timeout": self.op_timeout, "socket_connect_timeout": self.op_timeout,
+                "retry": Retry(NoBackoff(), 0), "retry_on_timeout": False,
+            }
             kwargs.update(self._client_kwargs)
             self._pubsub_client = Redis.from_url(self.url, **kwargs)
             self._pubsub_loop = self._loop
@@ -153,7 +155,8 @@ class RedisLink:
             if self._loop is not None:
                 self.client = self._new_client()
             self._loop = loop
-        return self.client
+        client: Redis = self.client
+        return client
 
     async def call(
         self, op: str, fn: Callable[..., Awaitable[T]], *args: Any, timeout: float | None = None,
@@ -230,11 +233,9 @@ class RedisLink:
         for task in list(self._tasks):
             task.cancel()
         for client in (self.client, self._pubsub_client):
-            try:
-                if client is not None:
+            if client is not None:
+                with contextlib.suppress(Exception):  # a dead connection must not raise either
                     await client.aclose()
-            except Exception:  # closing a dead connection must not raise either
-                pass
 
 
-__all__ = ["RedisLink", "Redis", "FAILED", "OUTAGE_ERRORS", "is_refusal", "redact_url"]
+__all__ = ["FAILED", "OUTAGE_ERRORS", "Redis", "RedisLink", "is_refusal", "redact_url"]

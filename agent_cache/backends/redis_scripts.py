@@ -31,7 +31,8 @@ Reply shapes (``g`` is the current generation):
 
 from __future__ import annotations
 
-from typing import Any, Awaitable
+from collections.abc import Awaitable
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript

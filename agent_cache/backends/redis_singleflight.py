@@ -29,7 +29,8 @@ import asyncio
 import math
 import time
 import uuid
-from typing import Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from ..core.sentinel import MISSING
 from ..telemetry import names as tn
@@ -70,7 +71,7 @@ class LoadLockMixin:
     _call: Callable[..., Awaitable[Any]]
     _keyed: Callable[..., Awaitable[Any]]
     _usable: Callable[[str], bool]
-    _encode: Callable[[Any], "bytes | None"]
+    _encode: Callable[[Any], bytes | None]
     _decode: Callable[[bytes], Any]
     _read: Callable[..., Awaitable[Any]]
     get_entry: Callable[[str], Awaitable[Any]]

@@ -19,7 +19,7 @@ Suspending costs the hot path nothing: an L1 with nothing in it simply misses.
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from ..core.keys import stable_key
 from .backplane import KIND_CLEAR, KIND_DELETE, KIND_RESET
@@ -32,7 +32,7 @@ class L1Registry:
     """The L1 caches attached to one backend (held weakly: a dropped cache just goes)."""
 
     def __init__(self) -> None:
-        self._caches: "weakref.WeakSet[AsyncCache]" = weakref.WeakSet()
+        self._caches: weakref.WeakSet[AsyncCache] = weakref.WeakSet()
         self.suspended = False
         #: namespaces fenced until their pending invalidation reaches Redis.
         self.fenced: set[str] = set()
@@ -41,7 +41,7 @@ class L1Registry:
     def __len__(self) -> int:
         return len(self._caches)
 
-    def attach(self, cache: "AsyncCache") -> None:
+    def attach(self, cache: AsyncCache) -> None:
         self._caches.add(cache)
         self._apply(cache)
 
@@ -50,7 +50,7 @@ class L1Registry:
         return {c.namespace for c in list(self._caches)}
 
     # -- backplane events ---------------------------------------------------------------------
-    def on_event(self, kind: str, namespace: str, key: Optional[str]) -> None:
+    def on_event(self, kind: str, namespace: str, key: str | None) -> None:
         """The backplane callback: apply one invalidation to the matching caches."""
         if kind == KIND_RESET:
             for cache in list(self._caches):
@@ -62,7 +62,7 @@ class L1Registry:
             for cache in self._in_namespace(namespace):
                 self.entries_dropped += _drop_shared_key(cache, key)
 
-    def on_batch(self, events: list[tuple[str, str, Optional[str]]]) -> None:
+    def on_batch(self, events: list[tuple[str, str, str | None]]) -> None:
         """Apply a coalesced batch: each namespace's deletes together, hashing each L1 key
         at most once per batch (a burst of deletes costs one pass over the L1)."""
         deletes: dict[str, set[str]] = {}
@@ -75,7 +75,7 @@ class L1Registry:
             for cache in self._in_namespace(namespace):
                 self.entries_dropped += _drop_shared_keys(cache, skeys)
 
-    def _in_namespace(self, namespace: str) -> list["AsyncCache"]:
+    def _in_namespace(self, namespace: str) -> list[AsyncCache]:
         return [c for c in list(self._caches) if c.namespace == namespace]
 
     # -- trust --------------------------------------------------------------------------------
@@ -103,7 +103,7 @@ class L1Registry:
         for cache in self._in_namespace(namespace):
             self._apply(cache)
 
-    def _apply(self, cache: "AsyncCache") -> None:
+    def _apply(self, cache: AsyncCache) -> None:
         if self.suspended or cache.namespace in self.fenced:
             if not cache.suspended:
                 self.entries_dropped += cache.suspend()
@@ -116,12 +116,12 @@ class L1Registry:
 MAX_KEYS_SCANNED = 512
 
 
-def _drop_shared_key(cache: "AsyncCache", skey: str) -> int:
+def _drop_shared_key(cache: AsyncCache, skey: str) -> int:
     """Remove and fence the entry of ``cache`` whose shared key is ``skey``."""
     return _drop_shared_keys(cache, {skey})
 
 
-def _drop_shared_keys(cache: "AsyncCache", skeys: set[str]) -> int:
+def _drop_shared_keys(cache: AsyncCache, skeys: set[str]) -> int:
     """Remove and fence the entries of ``cache`` whose shared keys are in ``skeys``.
 
     L1 keys are Python values and the shared key is a digest of one, so match by hashing

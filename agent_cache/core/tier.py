@@ -17,7 +17,8 @@ calls bound methods instead of probing the backend with ``getattr`` on every mis
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -40,7 +41,7 @@ class L1Coherence(Protocol):
 class ResolvedTier:
     """A backend's optional capabilities, as bound methods or ``None``."""
 
-    __slots__ = ("get_entry", "load_through", "coherent")
+    __slots__ = ("coherent", "get_entry", "load_through")
 
     def __init__(self, backend: Any) -> None:
         self.get_entry: Callable[[str], Awaitable[Any]] | None = (

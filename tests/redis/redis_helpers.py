@@ -14,8 +14,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -108,7 +108,7 @@ def require_redis_server() -> None:
         pytest.skip("redis-server is not installed")
 
 
-def running_redis_server(workdir: Path, args: tuple[str, ...] = ()) -> Iterator["RedisServer"]:
+def running_redis_server(workdir: Path, args: tuple[str, ...] = ()) -> Iterator[RedisServer]:
     """The body of a ``redis_server`` fixture: start, yield, always stop."""
     require_redis_server()
     server = RedisServer(workdir, args)

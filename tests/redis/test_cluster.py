@@ -12,17 +12,16 @@ import asyncio
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
+from redis_helpers import RedisServer, require_redis_server
+from replicas import start_replicas
 
 from agent_cache import AsyncCache
 from agent_cache.backends.redis import RedisBackend
 from agent_cache.core.keys import stable_key
-
-from redis_helpers import RedisServer, require_redis_server
-from replicas import start_replicas
 
 pytestmark = pytest.mark.redis
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-
 from redis_helpers import running_redis_server
 from replicas import start_replicas as _start_replicas
 

@@ -11,12 +11,11 @@ import asyncio
 import time
 
 import pytest
+from redis_helpers import value_key
 
 from agent_cache import AsyncCache
 from agent_cache.backends.redis import RedisBackend
 from agent_cache.core.sentinel import MISSING
-
-from redis_helpers import value_key
 
 pytestmark = pytest.mark.redis
 

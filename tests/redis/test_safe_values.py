@@ -5,14 +5,12 @@ from __future__ import annotations
 import pickle
 
 import pytest
+from redis_helpers import value_key
 
+from agent_cache.backends.codec import SignedPickleCodec
 from agent_cache.backends.redis import RedisBackend
 from agent_cache.core.keys import stable_key
 from agent_cache.core.sentinel import MISSING
-
-from agent_cache.backends.codec import SignedPickleCodec
-
-from redis_helpers import value_key
 
 pytestmark = pytest.mark.redis
 

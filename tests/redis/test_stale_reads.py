@@ -12,13 +12,11 @@ mutation's reply arrived, whether it returned the cart without the mutation's it
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-
 from redis_helpers import RedisServer, running_redis_server
 from replicas import Replica, start_replicas
 
@@ -80,6 +78,18 @@ async def test_no_stale_reads_under_allkeys_lru_eviction(pressured_redis: RedisS
     assert stale == 0
 
 
+async def keep_reading(replica: Replica, done: asyncio.Event, log: list[tuple[float, dict]]) -> None:
+    """Read until ``done``, logging when each read was sent and what it returned."""
+    while not done.is_set():
+        sent = time.monotonic()
+        log.append((sent, await replica.call(op="read", user="u", n=3)))
+
+
+async def mutate(writer: Replica, item: str, returned_at: list[float]) -> None:
+    assert (await writer.call(op="add", user="u", item=item))["errors"] == []
+    returned_at.append(time.monotonic())
+
+
 async def test_no_stale_reads_when_redis_stalls_during_a_mutation(redis_server: RedisServer,
                                                                   tmp_path):
     replicas = await start_replicas(redis_server.url, tmp_path / "shop.db", REPLICAS)
@@ -94,18 +104,9 @@ async def test_no_stale_reads_when_redis_stalls_during_a_mutation(redis_server: 
             log: list[tuple[float, dict]] = []
             done = asyncio.Event()
 
-            async def keep_reading(replica: Replica) -> None:
-                while not done.is_set():
-                    sent = time.monotonic()
-                    log.append((sent, await replica.call(op="read", user="u", n=3)))
-
-            async def mutate() -> None:
-                assert (await writer.call(op="add", user="u", item=f"s{round_}"))["errors"] == []
-                returned_at.append(time.monotonic())
-
             # Every replica serves reads, the writer too (its failing reads open its breaker).
-            tasks = [asyncio.create_task(keep_reading(r)) for r in replicas]
-            mutation = asyncio.create_task(mutate())
+            tasks = [asyncio.create_task(keep_reading(r, done, log)) for r in replicas]
+            mutation = asyncio.create_task(mutate(writer, f"s{round_}", returned_at))
             await asyncio.sleep(0.01)  # the mutation has started (its first clear landed)
             redis_server.pause()
             await asyncio.sleep(0.8)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from redis_helpers import wait_until
 
 from agent_cache import AsyncCache
 from agent_cache.backends.redis import RedisBackend
-
-from redis_helpers import wait_until
 
 pytestmark = pytest.mark.redis
 

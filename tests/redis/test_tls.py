@@ -7,16 +7,20 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
+from redis_helpers import (
+    RedisServer,
+    _free_port,
+    require_redis_server,
+    running_redis_server,
+)
 
 from agent_cache import AsyncCache
 from agent_cache.backends.redis import RedisBackend
 from agent_cache.core.keys import stable_key
-
-from redis_helpers import RedisServer, _free_port, require_redis_server, running_redis_server
 
 pytestmark = pytest.mark.redis
 
