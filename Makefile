@@ -26,6 +26,7 @@ $(VENV)/.bench-installed: $(VENV)/.dev-installed
 
 bench: $(VENV)/.bench-installed
 	$(PY) benchmarks/run.py $(ARGS)
+	$(PY) benchmarks/redis_tier.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

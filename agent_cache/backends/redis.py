@@ -343,9 +343,10 @@ class RedisBackend(LoadLockMixin):
         if self.disabled is not None:
             return FAILED
         self._ensure_backplane()
-        await self._ensure_rights()
-        if self.disabled is not None:
-            return FAILED
+        if self._rights_checked is not self._link.client and self._check_permissions:
+            await self._ensure_rights()  # once per client (event loop)
+            if self.disabled is not None:
+                return FAILED
         return await self._link.call(op, fn, *args, timeout=timeout, force=force, **kwargs)
 
     async def _keyed(

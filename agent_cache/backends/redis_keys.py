@@ -17,7 +17,7 @@ brace, a colon or a separator of another one) and ``s`` the stripe number.
 
 from __future__ import annotations
 
-import uuid
+import os
 from urllib.parse import quote
 
 from ._support import NAMESPACE_SEP
@@ -26,7 +26,7 @@ from ._support import NAMESPACE_SEP
 def fresh_generation() -> str:
     """A new generation token: random, so an evicted generation key never comes back as
     a value some old entry was written under."""
-    return uuid.uuid4().hex[:16]
+    return os.urandom(8).hex()
 
 
 class KeyLayout:

@@ -30,6 +30,8 @@ log = logging.getLogger("agent_cache.backends.redis")
 
 T = TypeVar("T")
 
+_timeout = getattr(asyncio, "timeout", None)  # asyncio.timeout exists from Python 3.11
+
 #: Errors that mean "Redis is unreachable or too slow", answered as a miss / no-op.
 OUTAGE_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError, asyncio.TimeoutError)
 
@@ -170,7 +172,11 @@ class RedisLink:
             return FAILED
         client = self.current_client()
         try:
-            result = await asyncio.wait_for(fn(client, *args, **kwargs), timeout or self.op_timeout)
+            if _timeout is not None:  # no extra task per round trip (3.11+)
+                async with _timeout(timeout or self.op_timeout):
+                    result = await fn(client, *args, **kwargs)
+            else:  # pragma: no cover - Python 3.10
+                result = await asyncio.wait_for(fn(client, *args, **kwargs), timeout or self.op_timeout)
         except asyncio.CancelledError:
             self.breaker.cancel_probe()
             raise
