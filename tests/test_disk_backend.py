@@ -283,7 +283,7 @@ async def test_planted_rows_are_never_unpickled(db: Path, tmp_path: Path, codec,
     for name in payloads:
         assert await b.get(k(name)) is MISSING, name
     assert not marker.exists()
-    assert b.stats["errors"] == len(payloads)
+    assert b.stats["corrupt"] == len(payloads)
     assert set(rows(db)) == {k("ok")}  # refused rows are dropped
     assert len([r for r in caplog.records if "cannot be read safely" in r.getMessage()]) == 1  # warned once
     assert await b.get(k("ok")) == "fine"
@@ -456,3 +456,22 @@ async def test_a_slash_in_resource_or_tool_name_does_not_share_a_namespace(tmp_p
     assert namespace_path("a/b", "c") != namespace_path("a", "b/c")
     assert namespace_path("a%2Fb") != namespace_path("a/b")
     await backend.close()
+
+
+async def test_disk_tier_reports_the_same_stats_type_and_tier_metrics(tmp_path: Path) -> None:
+    """Memory, disk and Redis keep one stats type; the disk tier is reported through the
+    same tier instruments (``tier=disk``)."""
+    from agent_cache.backends.memory import MemoryBackend
+    from agent_cache.backends.stats import TierStats
+    from agent_cache.telemetry import tier as tier_telemetry
+
+    b = DiskBackend(tmp_path / "c.db", codec=JsonCodec())
+    await b.set(k("a"), 1, None)
+    assert await b.get(k("a")) == 1
+    assert await b.get(k("b")) is MISSING
+    assert isinstance(b.stats, TierStats) and isinstance(MemoryBackend().stats, TierStats)
+    m = b.get_metrics()
+    assert (m["reads"], m["hits"], m["misses"], m["writes"]) == (2, 1, 1, 1)
+    totals = tier_telemetry._sum((("hit", "hits"), ("miss", "misses")))
+    assert totals[("disk", "hit")] >= 1 and totals[("disk", "miss")] >= 1
+    await b.close()

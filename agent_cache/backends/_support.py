@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from .codec import SIGNING_KEY_ENV, Codec, CodecError
+from .stats import TierStats
 
 NAMESPACE_SEP = "\x1f"  # keys are "{namespace}\x1f{digest}" (see core.keys.stable_key)
 _NAMESPACE_SEP = NAMESPACE_SEP
@@ -26,14 +27,7 @@ class BackendSupport:
 
     def __init__(self, codec: Codec | None, logger: logging.Logger) -> None:
         self.codec = codec
-        self.stats: dict[str, int] = {
-            "reads": 0,  # get() calls answered by the tier (hit or miss)
-            "hits": 0,
-            "writes": 0,  # values stored
-            "skipped": 0,  # values the codec refused: kept in memory only
-            "errors": 0,  # I/O failures and undecodable stored payloads
-            "corrupt_files": 0,
-        }
+        self.stats = TierStats()
         self._logger = logger
         self._warned: set[str] = set()
 
@@ -45,7 +39,7 @@ class BackendSupport:
 
     def _failed(self, operation: str, exc: BaseException) -> None:
         """Count and report an I/O failure that the caller will see as a miss or a no-op."""
-        self.stats["errors"] += 1
+        self.stats.errors += 1
         self._warn_once(
             f"{operation}:{type(exc).__name__}",
             "%r: %s failed, carrying on without this tier: %s: %s",
@@ -63,7 +57,7 @@ class BackendSupport:
         try:
             return codec.encode(value)
         except CodecError as exc:
-            self.stats["skipped"] += 1
+            self.stats.unencodable += 1
             self._warn_once(
                 f"encode:{type(value).__qualname__}",
                 "%r: not persisting a %s value (kept in memory only): %s. Set %s to persist "
@@ -83,6 +77,6 @@ class BackendSupport:
         try:
             return True, codec.decode(payload)
         except CodecError as exc:
-            self.stats["errors"] += 1
+            self.stats.corrupt += 1
             self._warn_once("decode", "%r: dropping a stored entry that cannot be read safely: %s", self, exc)
             return False, None

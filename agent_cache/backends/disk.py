@@ -39,6 +39,8 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from ..core.sentinel import MISSING
+from ..telemetry import names as tn
+from ..telemetry import tier as tier_telemetry
 from ._support import BackendSupport, namespace_of
 from .base import Entry, Loaded, value_of
 from .codec import Codec, default_codec
@@ -98,6 +100,8 @@ class DiskBackend(BackendSupport):
     :meth:`close` releases the file and the worker thread; a later call opens it again.
     """
 
+    tier_name = tn.TIER_DISK
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -119,9 +123,18 @@ class DiskBackend(BackendSupport):
         self._disabled: str | None = None
         #: Namespaces whose last clear failed: neither read nor written until one succeeds.
         self._fenced: set[str] = set()
+        tier_telemetry.track(self)
 
     def __repr__(self) -> str:
         return f"DiskBackend({self.path!r})"
+
+    def get_metrics(self) -> dict[str, Any]:
+        """The tier's counters (:class:`~agent_cache.backends.stats.TierStats`), as a dict;
+        also reported through the ``agent_cache.tier.*`` instruments with ``tier=disk``."""
+        metrics = self.stats.as_dict()
+        metrics["fenced_namespaces"] = len(self._fenced)
+        metrics["tier_disabled"] = int(self._disabled is not None)
+        return metrics
 
     # -- the Backend protocol (event-loop side) ---------------------------------------------
 
@@ -199,6 +212,7 @@ class DiskBackend(BackendSupport):
     async def delete(self, key: str) -> None:
         _check_str("key", key)
         await self._submit("delete", None, self._delete, key)
+        self.stats.deletes += 1
 
     async def clear(self, namespace: str) -> int:
         """Delete ``namespace``'s rows and bump its generation (fencing loads in flight in
@@ -212,6 +226,7 @@ class DiskBackend(BackendSupport):
                             "it from disk until a retried clear succeeds", self)
         else:
             self._fenced.discard(namespace)
+            self.stats.clears += 1
         return removed
 
     async def close(self) -> None:
@@ -265,7 +280,7 @@ class DiskBackend(BackendSupport):
             except _NotOurs as exc:
                 conn.close()
                 self._disabled = str(exc)
-                self.stats["errors"] += 1
+                self.stats.errors += 1
                 logger.warning("%r: %s; leaving it untouched and not using a disk tier", self, exc)
                 return None
             except sqlite3.Error as exc:
@@ -302,7 +317,7 @@ class DiskBackend(BackendSupport):
 
     def _quarantine(self, exc: BaseException) -> None:
         """Move a damaged file (and its WAL side files) aside so the tier can start empty."""
-        self.stats["corrupt_files"] += 1
+        self.stats.corrupt_files += 1
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         target = f"{self.path}.corrupt-{stamp}"
         n = 1
@@ -334,8 +349,14 @@ class DiskBackend(BackendSupport):
                 self._failed("close", exc)
 
     def _get(self, conn: sqlite3.Connection, key: str, now: float) -> Any:
-        """``(value, expires_at)`` of a live row, or ``MISSING``."""
-        self.stats["reads"] += 1
+        """``(value, expires_at)`` of a live row, or ``MISSING`` (counted)."""
+        self.stats.reads += 1
+        found = self._lookup(conn, key, now)
+        if found is MISSING:
+            self.stats.misses += 1
+        return found
+
+    def _lookup(self, conn: sqlite3.Connection, key: str, now: float) -> Any:
         row = conn.execute("SELECT value, expires_at FROM entries WHERE key = ?", (key,)).fetchone()
         if row is None:
             return MISSING
@@ -348,7 +369,7 @@ class DiskBackend(BackendSupport):
         if not ok:
             conn.execute("DELETE FROM entries WHERE key = ? AND value = ?", (key, payload))
             return MISSING
-        self.stats["hits"] += 1
+        self.stats.hits += 1
         return value, expires_at
 
     def _get_with_generation(self, conn: sqlite3.Connection, key: str, now: float) -> tuple[Any, int]:
@@ -371,7 +392,7 @@ class DiskBackend(BackendSupport):
             )
             if self.max_entries is not None:
                 self._trim(conn, self.max_entries, now)
-        self.stats["writes"] += 1
+        self.stats.writes += 1
 
     @staticmethod
     def _trim(conn: sqlite3.Connection, limit: int, now: float) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..core.sentinel import MISSING
+from ..telemetry import names as tn
 from ._support import BackendSupport, namespace_of
 from .base import Entry, value_of
 from .codec import Codec
@@ -27,8 +28,14 @@ class MemoryBackend(BackendSupport):
         self._clock = clock
         self._data: dict[str, tuple[Any, float | None]] = {}
 
+    tier_name = tn.TIER_MEMORY
+
     def __repr__(self) -> str:
         return f"MemoryBackend({len(self._data)} entries)"
+
+    def get_metrics(self) -> dict[str, Any]:
+        """The tier's counters (:class:`~agent_cache.backends.stats.TierStats`), as a dict."""
+        return self.stats.as_dict()
 
     def __len__(self) -> int:
         return len(self._data)
@@ -38,7 +45,13 @@ class MemoryBackend(BackendSupport):
 
     async def get_entry(self, key: str) -> Entry | Any:
         """``(value, seconds left or None)``, or ``MISSING`` (absent, expired, unreadable)."""
-        self.stats["reads"] += 1
+        self.stats.reads += 1
+        found = self._lookup(key)
+        if found is MISSING:
+            self.stats.misses += 1
+        return found
+
+    def _lookup(self, key: str) -> Entry | Any:
         entry = self._data.get(key)
         if entry is None:
             return MISSING
@@ -54,7 +67,7 @@ class MemoryBackend(BackendSupport):
             if not ok:
                 del self._data[key]
                 return MISSING
-        self.stats["hits"] += 1
+        self.stats.hits += 1
         return stored, remaining
 
     async def set(self, key: str, value: Any, ttl: float | None) -> None:
@@ -65,7 +78,7 @@ class MemoryBackend(BackendSupport):
             self._data.pop(key, None)  # never leave an older value behind a refused one
             return
         self._data[key] = (stored, None if ttl is None else self._clock() + ttl)
-        self.stats["writes"] += 1
+        self.stats.writes += 1
 
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)

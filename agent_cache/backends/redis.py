@@ -77,7 +77,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 try:
@@ -109,6 +109,7 @@ from .redis_keys import KeyLayout, fresh_generation
 from .redis_link import FAILED, OUTAGE_ERRORS, Redis, RedisLink
 from .redis_singleflight import LoadLockMixin, counted_down
 from .redis_tier import L1Registry, l1_summary
+from .stats import TierStats
 
 T = TypeVar("T")
 
@@ -127,17 +128,11 @@ _MAX_GENERATION_RETRIES = 3
 
 
 @dataclass
-class RedisStats:
-    """Plain counters, read by ``get_metrics()`` and by observable instruments."""
+class RedisStats(TierStats):
+    """The tier counters every backend keeps, plus the Redis tier's own; read by
+    ``get_metrics()`` and by observable instruments."""
 
-    hits: int = 0  # get() found a readable value
-    misses: int = 0  # get() found nothing
-    corrupt: int = 0  # stored payloads refused by the codec (tampered, foreign, malformed)
-    unencodable: int = 0  # values the codec refused to store (kept in L1 only)
-    writes: int = 0
-    deletes: int = 0
     cleared_keys: int = 0  # kept for compatibility: clears are O(1) and count nothing
-    clears: int = 0  # namespace generations bumped by a clear
     published: int = 0  # invalidations sent on the backplane
     publish_failures: int = 0  # invalidations queued for retry because Redis was away
     locks_acquired: int = 0
@@ -408,6 +403,7 @@ class RedisBackend(LoadLockMixin):
             return MISSING
         raw, left, _ = found
         value = MISSING if raw is None else self._decode(raw)
+        self.stats.reads += 1
         if value is MISSING:
             self.stats.misses += 1
             return MISSING
@@ -752,7 +748,7 @@ class RedisBackend(LoadLockMixin):
     # -- introspection ----------------------------------------------------------------------
     def get_metrics(self) -> dict[str, Any]:
         """Counters, breaker state and backplane health, as a plain dict."""
-        metrics: dict[str, Any] = asdict(self.stats)
+        metrics: dict[str, Any] = self.stats.as_dict()
         metrics["errors"] = self._link.errors
         metrics["short_circuits"] = self._link.short_circuits
         metrics["breaker_state"] = self.breaker.state

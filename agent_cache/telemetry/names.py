@@ -106,6 +106,8 @@ PROM_TOOL_DURATION = "gen_ai_execute_tool_duration_seconds"
 # --- the shared Redis tier (issue 7) -----------------------------------------------------------
 SPAN_TIER = "agent_cache.tier"  # "agent_cache.tier {operation}": Redis round trips on the load path
 TIER_REDIS = "redis"
+TIER_DISK = "disk"
+TIER_MEMORY = "memory"
 ATTR_TIER_FAILURE = "agent_cache.tier.failure"  # error / short_circuit / corrupt
 ATTR_LOCK_OUTCOME = "agent_cache.lock.outcome"  # acquired / contended / filled / abandoned
 ATTR_BACKPLANE_DIRECTION = "agent_cache.backplane.direction"  # sent / received / dropped
