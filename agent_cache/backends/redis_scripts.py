@@ -20,6 +20,11 @@ unreachable, it never resurrects them.
 All keys a script touches share one hash tag (the stripe's), so every script runs on one
 Redis Cluster slot.
 
+A generation key lives at least as long as the entries written under it (a write extends
+its expiry; an entry without expiry makes it persist) and otherwise :data:`IDLE_MS` after
+it was made: an idle namespace (a session that ended) leaves no key behind for long, and
+its expiry is as safe as an eviction.
+
 Reply shapes (``g`` is the current generation):
 
 - mismatch, for every script that checks: ``{g}`` (one element);
@@ -37,15 +42,27 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-# check(): the current generation, creating a fresh one (ARGV[2]) if the key is gone.
-_CHECK = """
+#: How long a generation key outlives its last entry (one day).
+IDLE_MS = 86_400_000
+
+# current(): the generation, creating a fresh one (ARGV[2]) if the key is gone.
+# cover(): make the generation live at least as long as an entry of ``px`` ms (0: forever).
+_CHECK = f"""
 local function current(gkey, fresh)
   local g = redis.call('GET', gkey)
   if not g then
     g = fresh
-    redis.call('SET', gkey, g)
+    redis.call('SET', gkey, g, 'PX', {IDLE_MS})
   end
   return g
+end
+local function cover(gkey, px)
+  if px == 0 then
+    redis.call('PERSIST', gkey)
+  else
+    local t = redis.call('PTTL', gkey)
+    if t >= 0 and t < px then redis.call('PEXPIRE', gkey, px) end
+  end
 end
 """
 
@@ -71,6 +88,7 @@ if px > 0 then
 else
   redis.call('SET', KEYS[2], ARGV[3])
 end
+cover(KEYS[1], px)
 return {g, 1}
 """
 
@@ -87,8 +105,8 @@ return {g, n}
 
 # KEYS: one or more gens (one slot). ARGV: channel, message, then one fresh token per key.
 # A clear: every entry of these stripes becomes unreachable at once.
-_BUMP = """
-for i, k in ipairs(KEYS) do redis.call('SET', k, ARGV[i + 2]) end
+_BUMP = f"""
+for i, k in ipairs(KEYS) do redis.call('SET', k, ARGV[i + 2], 'PX', {IDLE_MS}) end
 if ARGV[1] ~= '' then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
 return #KEYS
 """
@@ -116,7 +134,7 @@ return 0
 # is the one the load started under (no clear since) and we still own the lock (no
 # delete since); storing and releasing in one step means a waiter sees the lock or the
 # value, never a gap. A missing generation is not recreated here: refuse.
-_STORE_AND_RELEASE = """
+_STORE_AND_RELEASE = _CHECK + """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if redis.call('GET', KEYS[3]) ~= ARGV[2] then return 0 end
 local px = tonumber(ARGV[4])
@@ -125,6 +143,7 @@ if px > 0 then
 else
   redis.call('SET', KEYS[2], ARGV[3])
 end
+cover(KEYS[1], px)
 redis.call('DEL', KEYS[3])
 return 1
 """

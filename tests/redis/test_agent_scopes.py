@@ -43,6 +43,8 @@ async def test_session_entries_live_in_their_session_namespace(redis_server):
     # The session ended: its generation changed, so its entries are unreachable (they
     # expire by their TTL); the global catalog entry stays shared.
     assert redis_server.command("GET", gen_key) != gen_before
+    # ...and the ended session's generation key expires too: no key per session forever.
+    assert 0 < int(redis_server.command("PTTL", gen_key).split(b":")[1]) <= 86_400_000
     assert await read_catalog("x") == "item x"
 
     async with AgentCacheSession(session_id="s-2"):

@@ -115,6 +115,18 @@ async def test_clear_is_one_step_that_touches_nothing_else(backend, redis_server
     assert _int_reply(redis_server.command("DBSIZE")) == before
 
 
+async def test_a_generation_lives_as_long_as_its_entries(backend, redis_server):
+    def gen_pttl(ns: str) -> int:
+        return _int_reply(redis_server.command("PTTL", backend._layout.gen_key(ns, 0)))
+
+    await backend.set(stable_key("w", (1,)), 1, ttl=90_000)  # longer than a day's idle
+    assert 86_400_000 < gen_pttl("w") <= 90_000_000
+    await backend.set(stable_key("w", (2,)), 1, ttl=None)  # an entry that never expires
+    assert gen_pttl("w") == -1
+    await backend.clear("w")  # a fresh, empty generation: gone after a day of idleness
+    assert 0 < gen_pttl("w") <= 86_400_000
+
+
 async def test_an_evicted_generation_makes_entries_unreachable(backend, redis_server):
     """allkeys-lru may evict the generation key while values survive: they must then be
     unreachable, and a load that started before must not store."""

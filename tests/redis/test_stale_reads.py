@@ -123,7 +123,8 @@ async def test_no_stale_reads_when_redis_stalls_during_a_mutation(redis_server: 
     finally:
         await stop_all(replicas)
     print(f"\n[stall] {REPLICAS} replicas, 3 mutations each under a 0.8 s SIGSTOP: "
-          f"{stale} stale of {reads} reads sent after the mutation returned")
+          f"{stale} stale of {reads} reads sent after the mutation returned; lapses "
+          f"{[m['backplane_lapses'] for m in metrics]}, resyncs {[m['resyncs'] for m in metrics]}")
     assert reads > 0
     assert stale == 0
     assert all(m["pending_invalidations"] == 0 for m in metrics)
