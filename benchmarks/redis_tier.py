@@ -101,7 +101,7 @@ async def l2_hit_cost(url: str, n: int) -> dict[str, float]:
     from agent_cache.core.tier import ResolvedTier
 
     cache._tier = ResolvedTier(backend)  # as if built with backend=, without a subscription
-    from agent_cache.backends import redis_scripts
+    from agent_cache.backends.redis import scripts as redis_scripts
 
     gen = backend._layout.believed(skey)
     gen_key = backend._layout.entry_keys(skey, gen)[0]

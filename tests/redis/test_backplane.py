@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from agent_cache.backends.backplane import decode_message, encode_message
+from agent_cache.backends.redis.backplane import decode_message, encode_message
 from agent_cache.backends.redis import RedisBackend
 from agent_cache.core.keys import stable_key
 from agent_cache.core.sentinel import MISSING
@@ -181,7 +181,7 @@ async def test_a_burst_of_invalidations_does_not_stall_the_event_loop(redis_serv
     stop.set()
     await tick
     print(f"\n[burst] 3000 invalidation messages: event loop stalled at most {worst * 1000:.1f} ms")
-    from agent_cache.backends.backplane import MAX_BATCH
+    from agent_cache.backends.redis.backplane import MAX_BATCH
 
     assert bp.batches >= 3000 // MAX_BATCH  # the loop was given back between batches
     assert len(cache) == 500  # none of those keys was cached: nothing dropped

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent_cache.backends.breaker import CircuitBreaker
+from agent_cache.backends.redis.breaker import CircuitBreaker
 
 
 class Clock:

@@ -149,7 +149,7 @@ def test_backend_outlives_its_event_loop(redis_server):
 
 
 async def test_single_key_invalidation_in_a_big_l1_clears_it(replicas, monkeypatch):
-    from agent_cache.backends import redis_tier
+    from agent_cache.backends.redis import coherence as redis_tier
 
     monkeypatch.setattr(redis_tier, "MAX_KEYS_SCANNED", 10)
     (ba, bb), (ca, cb) = replicas

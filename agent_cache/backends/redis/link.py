@@ -22,7 +22,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoPermissionError, RedisError, ResponseError
 from redis.retry import Retry
 
-from ..core.sentinel import MISSING
+from ...core.sentinel import MISSING
 from . import breaker as _breaker
 from .backplane import describe_error
 

@@ -21,11 +21,11 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from ..core.keys import stable_key
+from ...core.keys import stable_key
 from .backplane import KIND_CLEAR, KIND_DELETE, KIND_RESET
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..core.cache import AsyncCache
+    from ...core.cache import AsyncCache
 
 
 class L1Registry:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from urllib.parse import quote
 
-from ._support import NAMESPACE_SEP
+from .._support import NAMESPACE_SEP
 
 
 def fresh_generation() -> str:

@@ -45,7 +45,7 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
-log = logging.getLogger("agent_cache.backends.backplane")
+log = logging.getLogger("agent_cache.backends.redis.backplane")
 
 MAX_MESSAGE_BYTES = 64 * 1024
 PROTOCOL_VERSION = 1

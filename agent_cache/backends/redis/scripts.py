@@ -4,7 +4,7 @@ Why generations, not an index of keys: a clear that deletes the keys listed in a
 per-namespace set depends on that set surviving. Under ``maxmemory`` with
 ``allkeys-lru`` (the usual cache setting) Redis evicts the set while hot values survive,
 and from then on a clear deletes nothing. Instead every namespace (split in *stripes*,
-see :mod:`~agent_cache.backends.redis_keys`) has a **generation**: a random token stored
+see :mod:`~agent_cache.backends.redis.keys`) has a **generation**: a random token stored
 in one key, embedded in the name of every value and lock key of that stripe. A clear
 replaces the token with a fresh random one (O(1)); the old entries become unreachable and
 expire by their own TTL or are evicted.

@@ -1,7 +1,7 @@
 """Distributed single-flight for the Redis tier: concurrent misses across processes run the
 loader once.
 
-Protocol, per key ``K`` under generation ``G`` (see :mod:`~agent_cache.backends.redis_keys`)::
+Protocol, per key ``K`` under generation ``G`` (see :mod:`~agent_cache.backends.redis.keys`)::
 
     miss ─► one Lua step: value there? ─ yes ─► use it (filled meanwhile)
               │ no: SET lock(G, K) <G|token> NX PX lock_ttl
@@ -32,13 +32,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from ..core.sentinel import MISSING
-from ..telemetry import names as tn
-from ..telemetry import runtime as tel
-from ..telemetry import spans
-from . import redis_scripts as scripts
-from .base import Loaded, value_of
-from .redis_link import FAILED
+from ...core.sentinel import MISSING
+from ...telemetry import names as tn
+from ...telemetry import runtime as tel
+from ...telemetry import spans
+from ..base import Loaded, value_of
+from . import scripts
+from .link import FAILED
 
 T = TypeVar("T")
 
