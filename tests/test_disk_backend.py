@@ -20,6 +20,7 @@ from planted import hostile_payloads
 from agent_cache.backends.base import MISSING, Backend
 from agent_cache.backends.codec import JsonCodec, SignedPickleCodec
 from agent_cache.backends.disk import APPLICATION_ID, DiskBackend
+from agent_cache.core.keys import stable_key
 
 ROOT = Path(__file__).resolve().parents[1]
 NS = "tool"
@@ -387,9 +388,13 @@ async def test_a_failed_clear_never_serves_the_old_row(tmp_path: Path) -> None:
     await b.close()
 
 
-async def test_a_load_in_flight_elsewhere_cannot_write_back_after_a_clear(tmp_path: Path) -> None:
-    """Two processes on one file: process 1 loads slowly; process 2 mutates and clears while
-    that load is in flight. The old value must not land in the file afterwards."""
+@pytest.mark.parametrize("invalidation", ["clear", "delete"])
+async def test_a_load_in_flight_elsewhere_cannot_write_back_after_an_invalidation(
+    tmp_path: Path, invalidation: str
+) -> None:
+    """Two processes on one file: process 1 loads slowly; process 2 mutates and invalidates
+    (the namespace, or the one key) while that load is in flight. The old value must not
+    land in the file afterwards."""
     cache_path, db_path = tmp_path / "cache.db", tmp_path / "shop.json"
     db_path.write_text("[]")
     worker = await asyncio.create_subprocess_exec(
@@ -410,7 +415,10 @@ async def test_a_load_in_flight_elsewhere_cannot_write_back_after_a_clear(tmp_pa
             # The mutation, in this process, while the other one's load is in flight.
             items.append(f"i{round_}")
             db_path.write_text(json.dumps(items))
-            assert await here.clear("cart") >= 0
+            if invalidation == "clear":
+                assert await here.clear("cart") >= 0
+            else:
+                await here.delete(stable_key("cart", (f"u{round_}",)))
             worker.stdin.write(b"go\n")
             await worker.stdin.drain()
             assert await worker.stdout.readline() == f"done {round_}\n".encode()
@@ -424,7 +432,8 @@ async def test_a_load_in_flight_elsewhere_cannot_write_back_after_a_clear(tmp_pa
         worker.stdin.close()
         await worker.wait()
         await here.close()
-    print(f"\n[disk, 2 processes] {stale} stale of {reads} reads after {rounds} mutations")
+    print(f"\n[disk, 2 processes, {invalidation}] {stale} stale of {reads} reads after "
+          f"{rounds} mutations")
     assert stale == 0
 
 

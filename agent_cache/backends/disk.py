@@ -407,18 +407,28 @@ class DiskBackend(BackendSupport):
 
     @staticmethod
     def _delete(conn: sqlite3.Connection, key: str) -> None:
-        conn.execute("DELETE FROM entries WHERE key = ?", (key,))
+        # The namespace's generation moves too: a load of this key in flight in another
+        # process must not write its (older) value back. Loads of the namespace's other
+        # keys in flight are not stored either: colder, never stale.
+        with _transaction(conn):
+            conn.execute("DELETE FROM entries WHERE key = ?", (key,))
+            _bump(conn, namespace_of(key))
 
     @staticmethod
     def _clear(conn: sqlite3.Connection, namespace: str) -> int:
         with _transaction(conn):
             removed: int = conn.execute("DELETE FROM entries WHERE namespace = ?", (namespace,)).rowcount
-            conn.execute(
-                "INSERT INTO generations (namespace, gen) VALUES (?, 1) "
-                "ON CONFLICT(namespace) DO UPDATE SET gen = gen + 1",
-                (namespace,),
-            )
+            _bump(conn, namespace)
         return removed
+
+
+def _bump(conn: sqlite3.Connection, namespace: str) -> None:
+    """Move ``namespace``'s generation on (inside the caller's transaction)."""
+    conn.execute(
+        "INSERT INTO generations (namespace, gen) VALUES (?, 1) "
+        "ON CONFLICT(namespace) DO UPDATE SET gen = gen + 1",
+        (namespace,),
+    )
 
 
 def _generation(conn: sqlite3.Connection, namespace: str) -> int:
