@@ -168,10 +168,10 @@ async def test_a_burst_of_invalidations_does_not_stall_the_event_loop(redis_serv
             worst = max(worst, now - last)
             last = now
 
-    tick = asyncio.create_task(ticker())
-    await asyncio.sleep(0.01)
     messages = [encode_message("attacker", "delete", "cart", stable_key("cart", (f"x{i}",)))
                 for i in range(3000)]
+    tick = asyncio.create_task(ticker())
+    await asyncio.sleep(0.01)
     # Published from another thread over a raw socket: only the subscriber's work is
     # measured on this event loop.
     await asyncio.to_thread(redis_server.pipeline, [("PUBLISH", backend.channel, m) for m in messages])
