@@ -1,4 +1,4 @@
-"""Shared fixtures: a clean slate per test and a fake monotonic clock.
+"""Shared fixtures: a clean slate per test and a fake monotonic clock (injected with ``clock=``).
 
 Every test starts and ends with :func:`agent_cache.reset_global_state`, so global agent
 caches and counters never leak from one test into the next.
@@ -10,9 +10,6 @@ import pytest
 from helpers import FakeClock
 
 import agent_cache
-from agent_cache.agent import tool_cache
-from agent_cache.core import cache as core_cache
-from agent_cache.core import decorators as core_decorators
 
 
 @pytest.fixture(autouse=True)
@@ -23,9 +20,6 @@ def clean_slate():
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """Replace every ``_monotonic`` the library reads expiry times from."""
-    fake = FakeClock()
-    for module in (core_cache, core_decorators, tool_cache):
-        monkeypatch.setattr(module, "_monotonic", fake)
-    return fake
+def clock() -> FakeClock:
+    """A fake monotonic clock; tests inject it with ``clock=`` (no module patching)."""
+    return FakeClock()

@@ -121,7 +121,7 @@ async def test_skip_args_one_leaves_self_out_of_the_key():
     assert await a.find(1) == "1@a"
     assert await b.find(1) == "1@a"  # shared entry: self is not part of the key
     assert (a.runs, b.runs) == (1, 0)
-    assert Repo.find.invalidate_cache(1) is True  # invalidate with the arguments after self
+    assert Repo.find.invalidate_cache(b, 1) is True  # the call's own arguments; self is skipped
     assert await b.find(1) == "1@b"
 
 

@@ -167,7 +167,7 @@ async def test_a_hit_with_hashable_arguments_builds_no_key(monkeypatch):
 
     for module in (decorators, tool_cache):
         monkeypatch.setattr(module, "make_key", forbidden)
-        monkeypatch.setattr(module, "freeze", forbidden)
+    monkeypatch.setattr(keys, "freeze", forbidden)
     for _ in range(3):
         assert await lru(1, 2) == 3 and await tool(1, 2) == 3
     assert lru.get_metrics()["hits"] == 3 and tool.get_metrics()["hits"] == 3

@@ -12,7 +12,18 @@ current_session: contextvars.ContextVar[Optional["AgentCacheSession"]] = context
     "agent_cache_session", default=None
 )
 
+_get = current_session.get
+
+
+def live_session() -> Optional["AgentCacheSession"]:
+    """The session this call runs in, or ``None`` — also when the session has already
+    ended (a task that outlived its ``async with`` block calls as if outside it)."""
+    session = _get()
+    if session is not None and session.is_open:
+        return session
+    return None
+
 
 def get_current_session() -> Optional["AgentCacheSession"]:
     """The :class:`AgentCacheSession` active in this task, or ``None``."""
-    return current_session.get()
+    return live_session()

@@ -14,11 +14,12 @@ import functools
 import logging
 from typing import Any, Awaitable, Callable, Hashable, TypeVar
 
-from ..core.keys import freeze, make_key
+from ..core.keys import make_key
+from ..core.wrappers import key_or_none
 from ..telemetry import names as tn
 from ..telemetry import runtime as tel
 from ..telemetry import spans
-from .context import current_session
+from .context import live_session
 from .registry import ResourceGroup, registry
 from .tool_common import ToolBase
 
@@ -97,7 +98,7 @@ class MutationTool(ToolBase):
         self.wrapper = self.attach(wrapper)
 
     async def execute(self, args: tuple, kwargs: dict) -> Any:
-        session = current_session.get()
+        session = live_session()
         tracer = tel.active_tracer()
         if tracer is None:
             return await self._execute(args, kwargs, session, None)
@@ -107,16 +108,13 @@ class MutationTool(ToolBase):
 
     async def _execute(self, args: tuple, kwargs: dict, session: Any, span: Any) -> Any:
         if session is not None:
-            key = make_key(args, kwargs)
-            try:
-                hash(key)
-            except TypeError:
-                key = freeze(key)
-            if session.observe_call(self.tool_name, key, span):
+            key = key_or_none(self, args, kwargs)
+            if session.observe_call(self.tool_name, key if key is not None else (id(args),), span):
+                session.stats.short_circuits += 1
                 self.record_result(span, tn.RESULT_SHORT_CIRCUIT, None)
                 return None
         if span is not None:  # set before the body runs: a mutation that raises keeps it
-            span.set_attribute(tn.ATTR_RESULT, tn.RESULT_BYPASS)
+            spans.set_attribute(span, tn.ATTR_RESULT, tn.RESULT_BYPASS)
         group = self._target(session)
         removed = await self._invalidate(group, args, kwargs)
         try:
@@ -126,6 +124,12 @@ class MutationTool(ToolBase):
             self._count(session, span, removed)
         self.record_result(span, tn.RESULT_BYPASS, value)
         return value
+
+    skip = 0
+
+    def key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """The key this mutation's own call has in the session trace (loop checks)."""
+        return make_key(args, kwargs)
 
     def _target(self, session: Any) -> ResourceGroup | None:
         if self.scope == tn.SCOPE_GLOBAL:
@@ -152,7 +156,7 @@ class MutationTool(ToolBase):
     def _count(self, session: Any, span: Any, removed: int) -> None:
         registry.invalidations += 1
         if session is not None:
-            session.invalidations += 1
+            session.stats.invalidations += 1
         tel.count_invalidation(self.resource, self.scope)
         if span is not None:
             spans.add_event(

@@ -18,7 +18,7 @@ so each call touches a handful of entries, not the window.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from itertools import islice
 from typing import Hashable, NamedTuple
 
@@ -61,8 +61,10 @@ class CallLog:
         # Cycle checks read the last `max_cycle` calls from here, so keep at least those.
         self.trace: deque[tuple[str, Hashable]] = deque(maxlen=max(trace_limit, max_cycle))
         self.last_tool: str | None = None
-        # call -> [count]: a mutable cell, so each call hashes its (tool, key) once.
-        self.repeats: dict[tuple[str, Hashable], list[int]] = {}
+        # call -> [count]: a mutable cell, so each call hashes its (tool, key) once. Bounded
+        # (oldest distinct call forgotten first) so a long session that never repeats itself
+        # cannot grow it without limit; it never holds fewer than the trace does.
+        self.repeats: OrderedDict[tuple[str, Hashable], list[int]] = OrderedDict()
         self.recent: dict[str, list[int]] = {}  # tool -> its positions within the window
         self.run_start: dict[int, int] = {}  # distance L -> first position of the current run
         self.last_match: dict[int, int] = {}  # distance L -> last position that matched at L
@@ -78,9 +80,12 @@ class CallLog:
             return None
         previous = self.last_tool
         self.last_tool = tool
-        counter = self.repeats.get(call)
+        repeats_by_call = self.repeats
+        counter = repeats_by_call.get(call)
         if counter is None:
-            counter = self.repeats[call] = [0]
+            counter = repeats_by_call[call] = [0]
+            if len(repeats_by_call) > self.trace_limit:
+                repeats_by_call.popitem(last=False)
         counter[0] += 1
         repeats = counter[0]
         # Cycle bookkeeping runs on every call, even one that trips another check.

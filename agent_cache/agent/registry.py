@@ -13,7 +13,7 @@ import weakref
 from typing import Any
 
 from ..core.cache import AsyncCache
-from ..core.stats import CacheStats
+from ..core.stats import CacheStats, Counters
 from ..telemetry import runtime as tel
 
 
@@ -66,27 +66,18 @@ class AgentRegistry:
         return group
 
     def metrics(self) -> dict[str, Any]:
-        hits = misses = coalesced = 0
-        for stats in list(self.tool_stats):
-            hits += stats.hits
-            misses += stats.misses
-            coalesced += stats.coalesced
-        requests = hits + misses + coalesced
-        return {
-            "hits": hits,
-            "misses": misses,
-            "coalesced": coalesced,
-            "invalidations": self.invalidations,
-            "loop_detections": self.loop_detections,
-            "hit_rate": hits / requests if requests else 0.0,
-        }
+        """Every cached tool's counts summed (one stats family), plus agent-level counts."""
+        metrics = Counters.total(list(self.tool_stats))
+        metrics["invalidations"] = self.invalidations
+        metrics["loop_detections"] = self.loop_detections
+        return metrics
 
     def reset(self) -> None:
         for group in self.groups.values():
             for cache in list(group.caches):
                 cache.drop_all()
         for stats in list(self.tool_stats):
-            stats.reset()
+            stats.zero()
         self.invalidations = 0
         self.loop_detections = 0
         tel.reset_counters()

@@ -17,6 +17,7 @@ from ..telemetry import names as tn
 from ..telemetry import runtime as tel
 from ..telemetry import spans
 from ..core.validation import check_choice, check_positive_int
+from ..core.stats import SessionStats
 from .context import current_session
 from .errors import AgentLoopDetectedError
 from .loops import CallLog, Finding
@@ -74,12 +75,9 @@ class AgentCacheSession:
         self.max_cycle_length = check_positive_int("max_cycle_length", max_cycle_length)
         self.name = name or "agent"
         self._trace_limit = check_positive_int("trace_limit", trace_limit)
-        self.hits = 0
-        self.misses = 0
-        self.coalesced = 0
-        self.short_circuits = 0
-        self.invalidations = 0
-        self.loop_detections = 0
+        self.stats = SessionStats()
+        self.is_open = False  # between __aenter__ and __aexit__
+        self._warned_depth = False
         self._reset_state()
         self._earlier_tool_calls = 0  # calls of earlier `async with` blocks, whose logs are freed
         self._token: Any = None
@@ -104,6 +102,7 @@ class AgentCacheSession:
         if self._token is not None:
             raise RuntimeError("this AgentCacheSession is already active; create a new one")
         self._token = current_session.set(self)
+        self.is_open = True
         tel.session_started()
         tracer = tel.active_tracer()
         if tracer is not None:
@@ -119,6 +118,7 @@ class AgentCacheSession:
         return self
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        self.is_open = False  # first: tasks that outlive the session stop using it now
         try:
             await self._release()
         finally:
@@ -135,8 +135,8 @@ class AgentCacheSession:
                     self._span_token,
                     {
                         tn.ATTR_SESSION_TOOL_CALLS: self.tool_calls,
-                        tn.ATTR_SESSION_HITS: self.hits,
-                        tn.ATTR_SESSION_MISSES: self.misses,
+                        tn.ATTR_SESSION_HITS: self.stats.hits,
+                        tn.ATTR_SESSION_MISSES: self.stats.misses + self.stats.coalesced,
                     },
                     exc,
                 )
@@ -159,18 +159,19 @@ class AgentCacheSession:
         return trace[-self.calls.trace_limit :]
 
     def get_metrics(self) -> dict[str, Any]:
-        """``{'hits', 'misses', 'coalesced', 'invalidations', 'loop_detections', 'hit_rate', ...}``."""
-        requests = self.hits + self.misses + self.coalesced
-        return {
-            "hits": self.hits,
-            "misses": self.misses,
-            "coalesced": self.coalesced,
-            "short_circuits": self.short_circuits,
-            "invalidations": self.invalidations,
-            "loop_detections": self.loop_detections,
-            "tool_calls": self.tool_calls,
-            "hit_rate": self.hits / requests if requests else 0.0,
-        }
+        """``{'hits', 'misses', 'coalesced', 'invalidations', 'loop_detections', 'hit_rate', ...}``
+        (the same stats family and definitions as every cache's ``get_metrics()``)."""
+        metrics = self.stats.as_dict()
+        metrics["tool_calls"] = self.tool_calls
+        return metrics
+
+    # The session's counts, as attributes (kept for code written against earlier versions).
+    hits = property(lambda self: self.stats.hits)
+    misses = property(lambda self: self.stats.misses + self.stats.coalesced)
+    coalesced = property(lambda self: self.stats.coalesced)
+    short_circuits = property(lambda self: self.stats.short_circuits)
+    invalidations = property(lambda self: self.stats.invalidations)
+    loop_detections = property(lambda self: self.stats.loop_detections)
 
     @property
     def tool_calls(self) -> int:
@@ -218,8 +219,19 @@ class AgentCacheSession:
         finding = self.record_call(tool, key)
         return finding is not None and self.handle_loop(finding, tool, span)
 
+    def report_reentrant(self, tool: str, span: Any) -> bool:
+        """A tool call waited on its own in-flight result (it would deadlock): report it as
+        a loop of kind ``reentrant``. Returns True to short-circuit, False to run uncached."""
+        message = f"Tool '{tool}' called itself with the same arguments while computing them"
+        return self.handle_loop(Finding(tn.LOOP_REENTRANT, message), tool, span)
+
     def handle_loop(self, finding: Finding, tool: str, span: Any) -> bool:
-        self.loop_detections += 1
+        if finding.kind == tn.LOOP_MAX_DEPTH and self.on_loop == "warn":
+            # Past the depth limit every call trips the check: report the first only.
+            if self._warned_depth:
+                return False
+            self._warned_depth = True
+        self.stats.loop_detections += 1
         registry.loop_detections += 1
         tel.count_loop_detection(finding.kind, self.on_loop, tool)
         event = {
@@ -232,9 +244,8 @@ class AgentCacheSession:
             if target is not None:
                 spans.add_event(target, tn.EVENT_LOOP_DETECTED, event)
         if self.on_loop == "raise":
-            raise AgentLoopDetectedError(finding.message, kind=finding.kind, tool=tool)
+            raise AgentLoopDetectedError(finding.message, kind=finding.kind, tool=tool, session_id=self.session_id)
         if self.on_loop == "warn":
             logger.warning("Agent loop detected in session %s: %s", self.session_id, finding.message)
             return False
-        self.short_circuits += 1
         return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
+from ..core.naming import callable_name
 from ..core.validation import check_choice, check_coroutine_function, check_name
 from ..telemetry import names as tn
 from ..telemetry import runtime as tel
@@ -23,7 +24,7 @@ class ToolBase:
         self.func = func
         self.resource = check_name("resource", resource)
         self.scope = check_choice("scope", scope, SCOPES)
-        self.tool_name = check_name("name", tool_name) if tool_name is not None else func.__qualname__
+        self.tool_name = check_name("name", tool_name) if tool_name is not None else callable_name(func)
         self.record_arguments = record_arguments
         self.span_name = f"{tn.SPAN_EXECUTE_TOOL} {self.tool_name}"
         self._duration_attrs = {
@@ -57,9 +58,9 @@ class ToolBase:
     def record_result(self, span: Any, result: str, value: Any) -> None:
         if span is None:  # no SDK: nothing to record
             return
-        span.set_attribute(tn.ATTR_RESULT, result)
+        spans.set_attribute(span, tn.ATTR_RESULT, result)
         if self._records_arguments():
-            span.set_attribute(tn.GEN_AI_TOOL_CALL_RESULT, tel.truncate(repr(value)))
+            spans.set_attribute(span, tn.GEN_AI_TOOL_CALL_RESULT, tel.truncate(_safe_repr(value)))
 
     async def run_body(self, args: tuple, kwargs: dict, result: str) -> Any:
         """Run the tool itself, timing it for ``gen_ai.execute_tool.duration``."""
@@ -83,6 +84,13 @@ class ToolBase:
         return wrapper
 
 
-def _describe(args: tuple, kwargs: dict) -> str:
-    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception:
+        return f"<{type(value).__qualname__}: repr failed>"
+
+
+def _describe(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    parts = [_safe_repr(a) for a in args] + [f"{k}={_safe_repr(v)}" for k, v in kwargs.items()]
     return "(" + ", ".join(parts) + ")"

@@ -1,117 +1,126 @@
 """``AsyncLRU`` and ``AsyncTTL``: memoize an ``async def`` with an :class:`AsyncCache`.
 
-The wrapper's hit path is inlined (no extra coroutine, no key object for positional
-hashable arguments) so a hit costs little more than the dict lookup itself; misses go
-through the cache's single-flight loader.
+The wrapper comes from the one factory, :func:`agent_cache.core.wrappers.build_memoizer`;
+this module supplies its :class:`MemoPlan` (keys, the reference path) and the handles a
+user reaches on the decorated function (``get_metrics``, ``invalidate_cache``,
+``clear_cache``, ``cache``).
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 from functools import partial
-import time
-from typing import Any, Awaitable, Callable, Hashable, TypeVar
+from typing import Any, Awaitable, Callable, Generic, Hashable, TypeVar, cast
 
+from ..errors import ConfigurationTypeError
 from ..telemetry import names as tn
 from .cache import AsyncCache
-from .keys import freeze, make_key
+from .keys import make_key
+from .naming import qualified_name
+from .store import Clock
+from .unkeyable import UnkeyableWarning
 from .validation import check_coroutine_function, check_maxsize, check_non_negative_int, check_ttl
+from .wrappers import build_memoizer, key_or_none
 
+R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
-_monotonic = time.monotonic
 
+class MemoPlan:
+    """How ``AsyncLRU``/``AsyncTTL`` key a call and answer it on the reference path."""
 
-def _key_for(args: tuple, kwargs: dict, skip: int) -> Hashable:
-    """The key for a call (the slow path: keyword or unhashable arguments)."""
-    return make_key(args[skip:] if skip else args, kwargs)
+    __slots__ = ("func", "cache", "skip", "warn_unkeyable")
 
+    def __init__(self, func: Callable[..., Awaitable[Any]], cache: AsyncCache, skip: int) -> None:
+        self.func = func
+        self.cache = cache
+        self.skip = skip
+        self.warn_unkeyable = UnkeyableWarning(cache.name, func)
 
-def memoize(func: Callable, cache: AsyncCache, skip_args: int) -> Callable:
-    """Wrap ``func`` so calls are answered from ``cache``; shared by both decorators."""
-    data = cache._data
-    stats = cache._stats
-    load = cache.load
-    lead = cache._lead
-    flights = cache._flights
+    def key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable:
+        skip = self.skip
+        return make_key(args[skip:] if skip else args, kwargs)
 
-    checks_expiry = cache.default_ttl is not None  # AsyncLRU entries never expire
+    def divert(self) -> bool:
+        return False
 
-    get = data.get
-
-    async def reload(key: Hashable, args: tuple, kwargs: dict) -> Any:
-        """``use_cache=False``: run the function now and store what it returns."""
-        cache._fence(key)  # must not join (or be overwritten by) an older load
-        return await lead(key, partial(func, *args, **kwargs), None)
-
-    async def share(key: Hashable, loader: Callable) -> Any:
-        value, _ = await load(key, loader)
+    async def general(self, key: Hashable | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """The reference path: ``use_cache``, unkeyable arguments, hit, single-flight load."""
+        use_cache = True
+        if "use_cache" in kwargs:
+            kwargs = dict(kwargs)
+            use_cache = bool(kwargs.pop("use_cache"))
+        if key is None:
+            key = key_or_none(self, args, kwargs)
+        cache = self.cache
+        if key is None:  # cannot be keyed safely: run uncached
+            self.warn_unkeyable(args, kwargs)
+            cache.stats.bypasses += 1
+            return await self.func(*args, **kwargs)
+        loader = partial(self.func, *args, **kwargs)
+        if not use_cache:  # run now and store what it returns; never join an older load
+            cache._fence(key)
+            return await cache._lead(key, loader, None)
+        entry = cache.store.fresh(key)
+        if entry is not None:
+            cache.stats.hits += 1
+            return entry[0]
+        value, _ = await cache.load(key, loader)
         return value
 
-    def start_miss(key: Hashable, args: tuple, kwargs: dict) -> Awaitable[Any]:
-        # A plain function returning the coroutine to await: no frame of its own.
-        # partial, not a lambda: a closure over args/kwargs would make them cells, and
-        # allocating those cells costs every call, hits included.
-        loader = partial(func, *args, **kwargs)
-        if key not in flights:  # nobody is loading it: lead directly
-            return lead(key, loader, None)
-        return share(key, loader)
 
-    async def general(*args: Any, **kwargs: Any) -> Any:
-        """Any call: keyword arguments, skipped arguments, unhashable arguments."""
-        if kwargs:
-            use_cache = kwargs.pop("use_cache", True)
-            key = _key_for(args, kwargs, skip_args)
-            if not use_cache:
-                return await reload(key, args, kwargs)
-        else:
-            key = args[skip_args:] if skip_args else args
-        try:
-            entry = get(key)
-        except TypeError:  # an unhashable argument: freeze it
-            key = freeze(key)
-            entry = get(key)
-        if entry is not None and (not checks_expiry or entry[1] > _monotonic()):
-            entry[2] = True
-            stats.hits += 1
-            return entry[0]
-        return await start_miss(key, args, kwargs)
+class CachedFunction(Generic[R]):
+    """Type of what ``@AsyncLRU``/``@AsyncTTL`` return: the memoized coroutine function
+    plus its cache handles. (At run time the wrapper is a plain function carrying these
+    attributes; this class exists for type checkers.)"""
 
-    async def positional(*args: Any, **kwargs: Any) -> Any:
-        """The common call, hashable positional arguments only: the key is ``args``."""
-        if kwargs:
-            return await general(*args, **kwargs)
-        try:
-            entry = get(args)
-        except TypeError:
-            return await general(*args)
-        if entry is not None and (not checks_expiry or entry[1] > _monotonic()):
-            entry[2] = True
-            stats.hits += 1
-            return entry[0]
-        return await start_miss(args, args, kwargs)
+    cache: AsyncCache
 
-    wrapper = functools.wraps(func)(positional if skip_args == 0 else general)
+    def __call__(self, *args: Any, **kwargs: Any) -> Awaitable[R]: ...
+
+    def get_metrics(self) -> dict[str, Any]: ...
+
+    def invalidate_cache(self, *args: Any, **kwargs: Any) -> bool: ...
+
+    def clear_cache(self) -> int: ...
+
+
+def memoize(func: Callable[..., Awaitable[Any]], cache: AsyncCache, skip_args: int) -> Any:
+    """Wrap ``func`` so calls are answered from ``cache``; shared by both decorators."""
+    plan = MemoPlan(func, cache, skip_args)
+    wrapper = functools.wraps(func)(build_memoizer(func, cache, plan))
 
     def invalidate_cache(*args: Any, **kwargs: Any) -> bool:
-        """Drop the entry for these arguments (the ones that make the key, after skip_args)."""
-        key = make_key(args, kwargs)
+        """Drop the entry this call would hit — the same arguments as the call, with
+        ``skip_args`` applied; return whether something was removed."""
+        key = key_or_none(plan, args, kwargs)
+        if key is None:
+            return False
         cache._fence(key)
-        return cache._store.discard(key)
+        return cache.store.discard(key)
 
     def clear_cache() -> int:
-        """Drop every entry; return how many."""
+        """Drop every entry (and restart the counters ``get_metrics`` reports); return how many."""
         return cache.clear()
 
-    wrapper.get_metrics = cache.get_metrics  # type: ignore[attr-defined]
-    wrapper.invalidate_cache = invalidate_cache  # type: ignore[attr-defined]
-    wrapper.clear_cache = clear_cache  # type: ignore[attr-defined]
-    wrapper.cache = cache  # type: ignore[attr-defined]
+    wrapper.get_metrics = cache.get_metrics
+    wrapper.invalidate_cache = invalidate_cache
+    wrapper.clear_cache = clear_cache
+    wrapper.cache = cache
     return wrapper
 
 
-def _qualname(func: Callable) -> str:
-    return f"{func.__module__}.{getattr(func, '__qualname__', func.__name__)}"
+def _check_no_use_cache_parameter(decorator: str, func: Callable[..., Any]) -> None:
+    try:
+        parameters = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return
+    if "use_cache" in parameters:
+        raise ConfigurationTypeError(
+            f"{decorator} reserves the keyword 'use_cache' (use_cache=False forces a reload), "
+            f"but the decorated function has a parameter named 'use_cache'; rename that parameter"
+        )
 
 
 class AsyncLRU:
@@ -128,23 +137,38 @@ class AsyncLRU:
         fetch.invalidate_cache(1); fetch.clear_cache(); fetch.get_metrics()
 
     ``skip_args=1`` leaves ``self`` out of the key for methods. ``name`` labels metrics
-    (default: the function's qualified name).
+    (default: the function's qualified name). ``clock`` is the monotonic clock TTLs are
+    measured with (tests inject a fake one).
     """
 
-    __slots__ = ("maxsize", "skip_args", "name", "ttl")
+    __slots__ = ("maxsize", "skip_args", "name", "ttl", "clock")
 
-    def __init__(self, maxsize: int | None = 128, skip_args: int = 0, *, name: str | None = None) -> None:
+    def __init__(
+        self,
+        maxsize: int | None = 128,
+        skip_args: int = 0,
+        *,
+        name: str | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.maxsize = check_maxsize("maxsize", maxsize)
         self.skip_args = check_non_negative_int("skip_args", skip_args)
         self.name = name
         self.ttl: float | None = None
+        self.clock = clock
 
     def __call__(self, func: F) -> F:
-        check_coroutine_function(type(self).__name__, func)
+        decorator = type(self).__name__
+        check_coroutine_function(decorator, func)
+        _check_no_use_cache_parameter(decorator, func)
         cache = AsyncCache(
-            maxsize=self.maxsize, default_ttl=self.ttl, name=self.name or _qualname(func), scope=tn.SCOPE_CACHE
+            maxsize=self.maxsize,
+            default_ttl=self.ttl,
+            name=self.name or qualified_name(func),
+            scope=tn.SCOPE_CACHE,
+            clock=self.clock,
         )
-        return memoize(func, cache, self.skip_args)  # type: ignore[return-value]
+        return cast(F, memoize(func, cache, self.skip_args))
 
 
 class AsyncTTL(AsyncLRU):
@@ -165,6 +189,7 @@ class AsyncTTL(AsyncLRU):
         skip_args: int = 0,
         *,
         name: str | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        super().__init__(maxsize=maxsize, skip_args=skip_args, name=name)
+        super().__init__(maxsize=maxsize, skip_args=skip_args, name=name, clock=clock)
         self.ttl = check_ttl("time_to_live", time_to_live)

@@ -1,0 +1,185 @@
+"""The one factory that builds every memoizing wrapper (``AsyncLRU``, ``AsyncTTL``,
+``AgentCache``) — the way ``functools.lru_cache`` builds one wrapper per configuration.
+
+A wrapper has two paths:
+
+* the **reference path** — :meth:`Plan.general`, written for clarity: it finds the cache,
+  asks :meth:`Store.fresh <agent_cache.core.store.Store.fresh>` for the hit (the one
+  definition of a hit), and loads through single-flight. Calls take it whenever something
+  needs more than a lookup: a tracer is active, an argument is unkeyable, ``use_cache=False``.
+* the **fast path** — built here, inlining exactly the store's freshness rule
+  (``expires_at is NEVER or expires_at > clock()``, see :func:`agent_cache.core.store.is_fresh`)
+  so a hit costs about one dict lookup. Nothing about expiry is decided at decoration time.
+
+Setting the environment variable ``AGENT_CACHE_REFERENCE_PATH=1`` when a wrapper is built
+makes it take the reference path on every call (for debugging a suspected fast-path bug;
+the test suite runs the whole behaviour suite both ways and with an OTel SDK installed).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+from typing import Any, Awaitable, Callable, Hashable, Protocol
+
+from ..errors import UnkeyableArgumentError
+from .cache import AsyncCache
+from .keys import freeze_safely
+from .store import NEVER
+
+REFERENCE_PATH_ENV = "AGENT_CACHE_REFERENCE_PATH"
+_TRUTHY = {"1", "true", "yes", "on"}
+
+Body = Callable[..., Awaitable[Any]]
+
+
+def reference_path_forced() -> bool:
+    """Whether wrappers built now must take the reference path on every call."""
+    return os.environ.get(REFERENCE_PATH_ENV, "").lower() in _TRUTHY
+
+
+class Plan(Protocol):
+    """What a decorated callable supplies to :func:`build`."""
+
+    skip: int
+
+    def key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable:
+        """The key of a call that is not plain positional (raises UnkeyableArgumentError)."""
+
+    def general(self, key: Hashable | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Awaitable[Any]:
+        """The reference path for one call; ``key=None`` means: compute it (or bypass)."""
+
+    def divert(self) -> bool:
+        """True when this call must take the reference path (e.g. a tracer is active)."""
+
+
+class SessionPlan(Plan, Protocol):
+    """A plan whose caches and counts depend on the current agent session."""
+
+    def fast_cache(self) -> tuple[AsyncCache | None, Any]:
+        """``(cache, session)`` for the inlined hit, or ``(None, _)`` for the reference path."""
+
+    def observe(self, session: Any, key: Hashable) -> bool:
+        """Record the call in ``session`` (loop checks); True when it must be short-circuited
+        (raises for ``on_loop="raise"``)."""
+
+    def short_circuit(self, cache: AsyncCache, key: Hashable, session: Any) -> Any:
+        """The answer of a short-circuited call."""
+
+    def count_hit(self, session: Any) -> None:
+        """Count a session hit."""
+
+    def miss(self, cache: AsyncCache, key: Hashable, args: tuple[Any, ...], kwargs: dict[str, Any], session: Any) -> Awaitable[Any]:
+        """Load a missed key through ``cache``'s single flight."""
+
+
+def build_memoizer(func: Body, cache: AsyncCache, plan: Plan, *, use_cache_keyword: bool = True) -> Body:
+    """The wrapper of ``AsyncLRU``/``AsyncTTL``: one fixed cache, no sessions."""
+    if reference_path_forced():
+        return _reference(plan)
+    data_get = cache._data.get
+    stats = cache.stats
+    clock = cache.clock
+    flights = cache._flights
+    lead = cache._lead
+    load = cache.load
+    general = plan.general
+    skip = plan.skip
+    keyer = plan.key
+
+    async def share(key: Hashable, loader: Callable[[], Any]) -> Any:
+        value, _ = await load(key, loader)
+        return value
+
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if kwargs or skip:
+            if use_cache_keyword and kwargs and "use_cache" in kwargs:
+                return await general(None, args, kwargs)
+            try:
+                key = keyer(args, kwargs)
+            except UnkeyableArgumentError:
+                return await general(None, args, kwargs)
+        else:
+            key = args
+        try:
+            entry = data_get(key)
+        except TypeError:  # an unhashable positional argument: the reference path keys it
+            return await general(None, args, kwargs)
+        if entry is not None and ((expires := entry[1]) is NEVER or expires > clock()):
+            entry[2] = True
+            stats.hits += 1
+            return entry[0]
+        # partial, not a lambda: a closure over args/kwargs would make them cells, and
+        # allocating those cells costs every call, hits included.
+        loader = partial(func, *args, **kwargs)
+        if key not in flights:
+            return await lead(key, loader, None)
+        return await share(key, loader)
+
+    return wrapper
+
+
+def build_tool_wrapper(plan: SessionPlan) -> Body:
+    """The wrapper of ``AgentCache``: the cache depends on scope and session."""
+    if reference_path_forced():
+        return _reference(plan)
+    general = plan.general
+    divert = plan.divert
+    fast_cache = plan.fast_cache
+    observe = plan.observe
+    short_circuit = plan.short_circuit
+    count_hit = plan.count_hit
+    miss = plan.miss
+    skip = plan.skip
+    keyer = plan.key
+
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if divert():
+            return await general(None, args, kwargs)
+        if kwargs or skip:
+            try:
+                key = keyer(args, kwargs)
+            except UnkeyableArgumentError:
+                return await general(None, args, kwargs)
+        else:
+            key = args
+        cache, session = fast_cache()
+        if cache is None:
+            return await general(key, args, kwargs)
+        try:
+            entry = cache._data.get(key)
+        except TypeError:
+            return await general(None, args, kwargs)
+        if session is not None and observe(session, key):
+            return short_circuit(cache, key, session)
+        if entry is not None and ((expires := entry[1]) is NEVER or expires > cache.clock()):
+            entry[2] = True
+            cache.stats.hits += 1
+            if session is not None:
+                count_hit(session)
+            return entry[0]
+        return await miss(cache, key, args, kwargs, session)
+
+    return wrapper
+
+
+def _reference(plan: Plan) -> Body:
+    general = plan.general
+
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return await general(None, args, kwargs)
+
+    return wrapper
+
+
+def key_or_none(plan: Plan, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable | None:
+    """The call's key, or ``None`` when an argument cannot be keyed safely (bypass)."""
+    try:
+        key = plan.key(args, kwargs) if (kwargs or plan.skip) else args
+        try:
+            hash(key)
+        except TypeError:
+            key = freeze_safely(key)
+        return key
+    except UnkeyableArgumentError:
+        return None
