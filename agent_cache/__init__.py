@@ -16,8 +16,12 @@ from .agent import (
 )
 from .backends import DiskBackend, JsonCodec, MemoryBackend, SignedPickleCodec
 from .core import MISSING, AsyncCache, AsyncLRU, AsyncTTL, BatchLoadError, call_key
+from .errors import AgentCacheError, ReentrantLoadError, UnkeyableArgumentError
 
 __all__ = [
+    "AgentCacheError",
+    "ReentrantLoadError",
+    "UnkeyableArgumentError",
     "AgentCache",
     "AgentCacheInvalidator",
     "AgentCacheSession",

@@ -19,7 +19,7 @@ from ..telemetry import gate
 from ..telemetry import names as tn
 from ..telemetry import runtime as tel
 from ..telemetry import spans
-from .context import live_session
+from .context import current_session, live_session
 from .registry import registry
 from .tool_common import ToolBase
 
@@ -122,22 +122,20 @@ class CachedTool(ToolBase):
         skip = self.skip
         return make_key(args[skip:] if skip else args, kwargs)
 
+    @property
+    def global_cache(self) -> AsyncCache | None:
+        return self.cache
+
+    current_session = staticmethod(current_session.get)
+
+    def session_cache(self, session: Any) -> AsyncCache:
+        return session.cache_for(self)
+
+    def on_loop(self, session: Any, finding: Any) -> bool:
+        return bool(session.handle_loop(finding, self.tool_name, None))
+
     def divert(self) -> bool:
         return gate.active_tracer() is not None
-
-    def fast_cache(self) -> tuple[AsyncCache | None, Any]:
-        session = live_session()
-        if self.cache is not None:
-            return self.cache, session
-        if session is None:
-            return None, None
-        return session.cache_for(self), session
-
-    def observe(self, session: Any, key: Hashable) -> bool:
-        return bool(session.observe_call(self.tool_name, key, None))
-
-    def count_hit(self, session: Any) -> None:
-        session.stats.hits += 1
 
     async def general(self, key: Hashable | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """The reference path of a tool call (and the traced one, with an SDK installed)."""

@@ -23,6 +23,7 @@ from functools import partial
 from typing import Any, Awaitable, Callable, Hashable, Protocol
 
 from ..errors import UnkeyableArgumentError
+from ..telemetry import gate
 from .cache import AsyncCache
 from .keys import freeze_safely
 from .store import NEVER
@@ -56,18 +57,21 @@ class Plan(Protocol):
 class SessionPlan(Plan, Protocol):
     """A plan whose caches and counts depend on the current agent session."""
 
-    def fast_cache(self) -> tuple[AsyncCache | None, Any]:
-        """``(cache, session)`` for the inlined hit, or ``(None, _)`` for the reference path."""
+    #: the tool's one cache for global scope, else ``None`` (one cache per session)
+    global_cache: AsyncCache | None
+    tool_name: str
 
-    def observe(self, session: Any, key: Hashable) -> bool:
-        """Record the call in ``session`` (loop checks); True when it must be short-circuited
-        (raises for ``on_loop="raise"``)."""
+    def current_session(self) -> Any:
+        """The session this call runs in (may have ended: check ``is_open``)."""
+
+    def session_cache(self, session: Any) -> AsyncCache:
+        """``session``'s cache for this tool (session scope)."""
+
+    def on_loop(self, session: Any, finding: Any) -> bool:
+        """A loop check fired: report it; True to short-circuit (raises for ``"raise"``)."""
 
     def short_circuit(self, cache: AsyncCache, key: Hashable, session: Any) -> Any:
         """The answer of a short-circuited call."""
-
-    def count_hit(self, session: Any) -> None:
-        """Count a session hit."""
 
     def miss(self, cache: AsyncCache, key: Hashable, args: tuple[Any, ...], kwargs: dict[str, Any], session: Any) -> Awaitable[Any]:
         """Load a missed key through ``cache``'s single flight."""
@@ -78,7 +82,7 @@ def build_memoizer(func: Body, cache: AsyncCache, plan: Plan, *, use_cache_keywo
     if reference_path_forced():
         return _reference(plan)
     data_get = cache._data.get
-    stats = cache.stats
+    stats = cache._stats
     clock = cache.clock
     flights = cache._flights
     lead = cache._lead
@@ -91,32 +95,45 @@ def build_memoizer(func: Body, cache: AsyncCache, plan: Plan, *, use_cache_keywo
         value, _ = await load(key, loader)
         return value
 
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if kwargs or skip:
-            if use_cache_keyword and kwargs and "use_cache" in kwargs:
-                return await general(None, args, kwargs)
-            try:
-                key = keyer(args, kwargs)
-            except UnkeyableArgumentError:
-                return await general(None, args, kwargs)
-        else:
-            key = args
-        try:
-            entry = data_get(key)
-        except TypeError:  # an unhashable positional argument: the reference path keys it
+    async def keyed(*args: Any, **kwargs: Any) -> Any:
+        """Calls with keyword or skipped arguments: the key is built."""
+        if use_cache_keyword and "use_cache" in kwargs:
             return await general(None, args, kwargs)
+        try:
+            key = keyer(args, kwargs)
+            entry = data_get(key)
+        except TypeError:  # UnkeyableArgumentError included: the reference path bypasses
+            return await general(None, args, kwargs)
+        if entry is not None and ((expires := entry[1]) is NEVER or expires > clock()):
+            entry[2] = True
+            stats.hits += 1
+            return entry[0]
+        loader = partial(func, *args, **kwargs)
+        if key not in flights:
+            return await lead(key, loader, None)
+        return await share(key, loader)
+
+    async def positional(*args: Any, **kwargs: Any) -> Any:
+        """The common call, hashable positional arguments only: the key is ``args``."""
+        if kwargs:
+            return await keyed(*args, **kwargs)
+        try:
+            entry = data_get(args)
+        except TypeError:  # an unhashable argument: the reference path freezes it
+            return await general(None, args, kwargs)
+        # THE hit rule, inlined (agent_cache.core.store.is_fresh)
         if entry is not None and ((expires := entry[1]) is NEVER or expires > clock()):
             entry[2] = True
             stats.hits += 1
             return entry[0]
         # partial, not a lambda: a closure over args/kwargs would make them cells, and
         # allocating those cells costs every call, hits included.
-        loader = partial(func, *args, **kwargs)
-        if key not in flights:
-            return await lead(key, loader, None)
-        return await share(key, loader)
+        loader = partial(func, *args)
+        if args not in flights:
+            return await lead(args, loader, None)
+        return await share(args, loader)
 
-    return wrapper
+    return positional if skip == 0 else keyed
 
 
 def build_tool_wrapper(plan: SessionPlan) -> Body:
@@ -124,17 +141,20 @@ def build_tool_wrapper(plan: SessionPlan) -> Body:
     if reference_path_forced():
         return _reference(plan)
     general = plan.general
-    divert = plan.divert
-    fast_cache = plan.fast_cache
-    observe = plan.observe
+    current_session = plan.current_session
+    session_cache = plan.session_cache
+    on_loop = plan.on_loop
     short_circuit = plan.short_circuit
-    count_hit = plan.count_hit
     miss = plan.miss
     skip = plan.skip
     keyer = plan.key
+    tool_name = plan.tool_name
+    global_cache = plan.global_cache
+    tracer_probe = gate.tracer_probe
+    active_tracer = gate.active_tracer
 
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if divert():
+        if tracer_probe() is not None and active_tracer() is not None:
             return await general(None, args, kwargs)
         if kwargs or skip:
             try:
@@ -143,20 +163,29 @@ def build_tool_wrapper(plan: SessionPlan) -> Body:
                 return await general(None, args, kwargs)
         else:
             key = args
-        cache, session = fast_cache()
-        if cache is None:
-            return await general(key, args, kwargs)
+        session = current_session()
+        if session is not None and not session.is_open:
+            session = None  # a task that outlived its session: as if outside it
+        if global_cache is not None:
+            cache = global_cache
+        elif session is not None:
+            cache = session_cache(session)
+        else:
+            return await general(key, args, kwargs)  # session scope outside a session
         try:
             entry = cache._data.get(key)
         except TypeError:
             return await general(None, args, kwargs)
-        if session is not None and observe(session, key):
-            return short_circuit(cache, key, session)
-        if entry is not None and ((expires := entry[1]) is NEVER or expires > cache.clock()):
+        if session is not None:
+            finding = session.record_call(tool_name, key)
+            if finding is not None and on_loop(session, finding):
+                return short_circuit(cache, key, session)
+        # THE hit rule, inlined (agent_cache.core.store.is_fresh)
+        if entry is not None and ((expires := entry[1]) is NEVER or expires > cache._store.clock()):
             entry[2] = True
-            cache.stats.hits += 1
+            cache._stats.hits += 1
             if session is not None:
-                count_hit(session)
+                session.stats.hits += 1
             return entry[0]
         return await miss(cache, key, args, kwargs, session)
 

@@ -16,6 +16,7 @@ renames or moves them, so an upgrade cannot silently turn telemetry off.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from typing import Any
@@ -77,6 +78,12 @@ def active_tracer() -> Any:
     except Exception:
         return None
     return tracer
+
+
+#: A C-level zero-argument callable answering the installed tracer provider or ``None``:
+#: ``tracer_probe() is None`` is the cheapest possible "nobody listens" for hot paths, which
+#: then call :func:`active_tracer` only when it is not ``None``.
+tracer_probe = functools.partial(vars(otel_trace).get, "_TRACER_PROVIDER")
 
 
 def metrics_enabled() -> bool:
