@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip
 
-.PHONY: test demo bench venv clean
+.PHONY: test lint demo bench venv clean
 
 $(VENV)/.dev-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,12 @@ $(VENV)/.dev-installed: pyproject.toml
 
 venv: $(VENV)/.dev-installed
 
-test: $(VENV)/.dev-installed
+# Lint first: a type or style error fails `make test` before the suite runs.
+lint: $(VENV)/.dev-installed
+	$(PY) -m ruff check agent_cache tests
+	$(PY) -m mypy --strict agent_cache
+
+test: lint
 	$(PY) -m pytest -q
 
 demo: $(VENV)/.dev-installed
@@ -28,4 +33,4 @@ bench: $(VENV)/.bench-installed
 	$(PY) benchmarks/run.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

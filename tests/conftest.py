@@ -7,9 +7,9 @@ caches and counters never leak from one test into the next.
 from __future__ import annotations
 
 import pytest
-from helpers import FakeClock
 
 import agent_cache
+from helpers import FakeClock
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import Gate, counted, guarded, settle
 
 from agent_cache import (
     AgentCache,
@@ -22,6 +21,7 @@ from agent_cache import (
     call_key,
     get_current_session,
 )
+from helpers import Gate, counted, guarded, settle
 
 
 class Boom(Exception):

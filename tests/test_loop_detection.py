@@ -9,7 +9,6 @@ import random
 from collections import Counter
 
 import pytest
-from helpers import counted, guarded
 
 from agent_cache import (
     AgentCache,
@@ -20,6 +19,7 @@ from agent_cache import (
     get_metrics,
 )
 from agent_cache.agent.loops import CallLog
+from helpers import counted, guarded
 
 runs: Counter = Counter()  # tool name -> how many times its body really ran
 

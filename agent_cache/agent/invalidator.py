@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Awaitable, Callable, Hashable, TypeVar
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, TypeVar
 
 from ..core.keys import make_key
 from ..core.wrappers import key_or_none
@@ -87,7 +88,9 @@ class MutationTool(ToolBase):
     """The state behind one ``@AgentCacheInvalidator`` function."""
 
     def __init__(self, func: Callable, config: AgentCacheInvalidator) -> None:
-        super().__init__(func, "AgentCacheInvalidator", config.resource, config.scope, config.name, config.record_arguments)
+        super().__init__(
+            func, "AgentCacheInvalidator", config.resource, config.scope, config.name, config.record_arguments
+        )
         self.clear_all = config.clear_all
         self.key_fn = config.key_fn
 

@@ -19,8 +19,9 @@ so each call touches a handful of entries, not the window.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Hashable
 from itertools import islice
-from typing import Hashable, NamedTuple
+from typing import NamedTuple
 
 from ..telemetry import names as tn
 
@@ -131,9 +132,12 @@ class CallLog:
             last_match[distance] = n
             # A cycle of length L: the last L calls repeat the L before, and are not all
             # the same tool (that is a repeat, not a cycle).
-            if n - run_start[distance] + 1 >= distance and self.same_run < distance:
-                if not found or distance < found:
-                    found = distance
+            if (
+                n - run_start[distance] + 1 >= distance
+                and self.same_run < distance
+                and (not found or distance < found)
+            ):
+                found = distance
         kept.append(n)
         self.recent[tool] = kept
         if not found:

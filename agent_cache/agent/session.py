@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any, Hashable
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
 
 from ..core.cache import AsyncCache
+from ..core.stats import SessionStats
+from ..core.validation import check_choice, check_positive_int
 from ..telemetry import names as tn
 from ..telemetry import runtime as tel
 from ..telemetry import spans
-from ..core.validation import check_choice, check_positive_int
-from ..core.stats import SessionStats
 from .context import current_session
 from .errors import AgentLoopDetectedError
 from .loops import CallLog, Finding
@@ -98,7 +99,7 @@ class AgentCacheSession:
 
     # -- context manager ------------------------------------------------------------------------
 
-    async def __aenter__(self) -> "AgentCacheSession":
+    async def __aenter__(self) -> AgentCacheSession:
         if self._token is not None:
             raise RuntimeError("this AgentCacheSession is already active; create a new one")
         self._token = current_session.set(self)
@@ -187,7 +188,7 @@ class AgentCacheSession:
 
     # -- used by the decorators ----------------------------------------------------------------------
 
-    def cache_for(self, tool: "CachedTool") -> AsyncCache:
+    def cache_for(self, tool: CachedTool) -> AsyncCache:
         """This session's cache for a session-scoped tool (created on first use)."""
         cache = self._caches.get(tool)
         if cache is None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Awaitable, Callable, Hashable
 from functools import partial
-from typing import Any, Awaitable, Callable, Hashable, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from ..core.cache import AsyncCache
 from ..core.keys import make_key
@@ -15,10 +16,9 @@ from ..core.unkeyable import UnkeyableWarning
 from ..core.validation import check_maxsize, check_non_negative_int, check_ttl
 from ..core.wrappers import build_tool_wrapper, key_or_none
 from ..errors import ReentrantLoadError
-from ..telemetry import gate
+from ..telemetry import gate, spans
 from ..telemetry import names as tn
 from ..telemetry import runtime as tel
-from ..telemetry import spans
 from .context import current_session, live_session
 from .registry import registry
 from .tool_common import ToolBase

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..core.naming import callable_name
 from ..core.validation import check_choice, check_coroutine_function, check_name

@@ -12,7 +12,6 @@ from typing import Any
 
 from .codec import SIGNING_KEY_ENV, Codec, CodecError
 
-
 _NAMESPACE_SEP = "\x1f"  # keys are "{namespace}\x1f{digest}" (see core.keys.stable_key)
 
 

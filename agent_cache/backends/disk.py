@@ -25,8 +25,9 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from ..core.sentinel import MISSING
 from ._support import BackendSupport, namespace_of

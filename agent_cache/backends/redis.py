@@ -56,19 +56,20 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 from ..core.sentinel import MISSING
 from ..telemetry import names as tn
 from ..telemetry import tier as tier_telemetry
 from . import breaker as _breaker
+from . import redis_scripts as scripts
 from ._support import namespace_of
-from .base import Entry, value_of
 from .backplane import KIND_CLEAR, KIND_DELETE, Backplane, InvalidationCallback, encode_message
+from .base import Entry, value_of
 from .codec import Codec, default_codec
 from .redis_link import FAILED, OUTAGE_ERRORS, Redis, RedisLink
-from . import redis_scripts as scripts
 from .redis_singleflight import LoadLockMixin, counted_down, ttl_ms
 from .redis_tier import L1Registry, l1_summary
 

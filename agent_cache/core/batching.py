@@ -8,8 +8,8 @@ the function once and settles every key's :class:`~agent_cache.core.singleflight
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from typing import Any, Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any
 
 from .errors import BatchLoadError
 from .singleflight import Flight

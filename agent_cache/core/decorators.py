@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Awaitable, Callable, Hashable
 from functools import partial
-from typing import Any, Awaitable, Callable, Generic, Hashable, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from ..errors import ConfigurationTypeError
 from ..telemetry import names as tn

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from typing import Any, Hashable
+from collections.abc import Hashable
+from typing import Any
 
 from ..errors import UnkeyableArgumentError
 

@@ -23,7 +23,8 @@ read keep growing: cumulative counters must never go down.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..telemetry import names as tn
 
@@ -101,7 +102,7 @@ class Counters:
         self._baseline = {}
 
     @classmethod
-    def total(cls, many: "list[Counters]") -> dict[str, Any]:
+    def total(cls, many: list[Counters]) -> dict[str, Any]:
         """:meth:`as_dict` of the sum of ``many``."""
         acc = Counters()
         for stats in many:
@@ -128,7 +129,7 @@ class CacheStats(Counters):
         "evicted_invalidated",
     )
 
-    COUNTED = Counters.COUNTED + ("l2_hits", "batches", "evicted_capacity", "evicted_expired", "evicted_invalidated")
+    COUNTED = (*Counters.COUNTED, "l2_hits", "batches", "evicted_capacity", "evicted_expired", "evicted_invalidated")
 
     def __init__(self, resource: str, scope: str) -> None:
         super().__init__()
@@ -158,4 +159,4 @@ class SessionStats(Counters):
 
     __slots__ = ("invalidations", "loop_detections")
 
-    COUNTED = Counters.COUNTED + ("invalidations", "loop_detections")
+    COUNTED = (*Counters.COUNTED, "invalidations", "loop_detections")

@@ -19,8 +19,9 @@ the test suite runs the whole behaviour suite both ways and with an OTel SDK ins
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable, Hashable
 from functools import partial
-from typing import Any, Awaitable, Callable, Hashable, Protocol
+from typing import Any, Protocol
 
 from ..errors import UnkeyableArgumentError
 from ..telemetry import gate
@@ -73,7 +74,9 @@ class SessionPlan(Plan, Protocol):
     def short_circuit(self, cache: AsyncCache, key: Hashable, session: Any) -> Any:
         """The answer of a short-circuited call."""
 
-    def miss(self, cache: AsyncCache, key: Hashable, args: tuple[Any, ...], kwargs: dict[str, Any], session: Any) -> Awaitable[Any]:
+    def miss(
+        self, cache: AsyncCache, key: Hashable, args: tuple[Any, ...], kwargs: dict[str, Any], session: Any
+    ) -> Awaitable[Any]:
         """Load a missed key through ``cache``'s single flight."""
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import options, otel, report
 from .progress import Progress

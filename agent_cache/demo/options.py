@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from .runner import RunConfig
 from .tools import SCOPES

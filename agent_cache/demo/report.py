@@ -8,7 +8,8 @@ the same output (``tests/demo`` parses it).
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..telemetry import names as tn
 from .runner import RunResult

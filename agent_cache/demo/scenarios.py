@@ -25,8 +25,9 @@ import asyncio
 import contextlib
 import random
 import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from .catalog import Catalog, Order, zipf_distinct, zipf_pick
 from .db import PaymentDeclined
@@ -122,7 +123,7 @@ def _shopping(catalog: Catalog, rng: random.Random, plan: Plan) -> list[Step]:
     if plan.misbehaves:  # adds an item, then keeps re-reading the cart instead of checking out
         return [Step("get_cart", (user,)), Step("get_product", (first,)),
                 Step("add_to_cart", (user, first))] + [Step("get_cart", (user,))] * 10
-    browsed = [first] + [p for p in zipf_distinct(rng, products, 3) if p != first][: rng.randint(0, 2)]
+    browsed = [first, *[p for p in zipf_distinct(rng, products, 3) if p != first][: rng.randint(0, 2)]]
     return (
         [Step("get_cart", (user,))]
         + [Step("get_product", (p,)) for p in browsed]

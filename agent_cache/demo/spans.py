@@ -9,7 +9,8 @@ whatever SDK ``TracerProvider`` is installed (its own, or the one
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the SDK is optional for the library, required only for the tree
     from opentelemetry.sdk.trace import ReadableSpan

@@ -8,7 +8,7 @@ from . import names
 from .runtime import settings
 
 
-def configure(*args, **kwargs):  # noqa: D401 - thin lazy shim, real docs on setup.configure
+def configure(*args, **kwargs):
     """Set up the OpenTelemetry SDK (see :func:`agent_cache.telemetry.setup.configure`)."""
     from .setup import configure as _configure
 

@@ -10,14 +10,15 @@ outcome vocabulary; never keys, namespaces or session ids.
 from __future__ import annotations
 
 import weakref
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from opentelemetry.metrics import Observation
 
 from . import names as n
 from .runtime import _counter, _updown
 
-_backends: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_backends: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def track(backend: Any) -> None:
