@@ -44,7 +44,7 @@ from .validation import check_maxsize, check_positive_int, check_ttl, check_wind
 logger = logging.getLogger("agent_cache")
 
 Loader = Callable[[], Any]
-BatchLoader = Callable[[list], Any]
+BatchLoader = Callable[[list[Hashable]], Any]
 
 _perf = time.perf_counter
 

@@ -12,7 +12,7 @@ import functools
 import inspect
 from collections.abc import Awaitable, Callable, Hashable
 from functools import partial
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, ParamSpec, Protocol, TypeVar, cast, overload
 
 from ..errors import ConfigurationTypeError
 from ..telemetry import names as tn
@@ -24,8 +24,9 @@ from .unkeyable import UnkeyableWarning
 from .validation import check_coroutine_function, check_maxsize, check_non_negative_int, check_ttl
 from .wrappers import build_memoizer, key_or_none
 
+P = ParamSpec("P")
 R = TypeVar("R")
-F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+R_co = TypeVar("R_co", covariant=True)
 
 
 class MemoPlan:
@@ -71,14 +72,57 @@ class MemoPlan:
         return value
 
 
-class CachedFunction(Generic[R]):
-    """Type of what ``@AsyncLRU``/``@AsyncTTL`` return: the memoized coroutine function
-    plus its cache handles. (At run time the wrapper is a plain function carrying these
-    attributes; this class exists for type checkers.)"""
+class CachedFunction(Protocol[P, R_co]):
+    """What ``@AsyncLRU``/``@AsyncTTL`` return: the memoized coroutine function, with the
+    decorated function's parameters, plus its cache handles.
 
-    cache: AsyncCache
+    At run time the wrapper is a plain function carrying these attributes (no per-call
+    indirection); this protocol is how type checkers see it::
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Awaitable[R]: ...
+        @AsyncLRU(maxsize=128)
+        async def square(x: int) -> int: ...
+
+        await square(3)              # int
+        square.invalidate_cache(3)   # bool
+        square.get_metrics()["hits"]
+    """
+
+    @property
+    def cache(self) -> AsyncCache:
+        """The :class:`AsyncCache` behind the function."""
+        ...
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Awaitable[R_co]: ...
+
+    def get_metrics(self) -> dict[str, Any]:
+        """The cache's counters (``hits``, ``misses``, ``hit_rate``, ...)."""
+        ...
+
+    def invalidate_cache(self, *args: P.args, **kwargs: P.kwargs) -> bool:
+        """Drop the entry a call with these arguments would hit; whether one was removed."""
+        ...
+
+    def clear_cache(self) -> int:
+        """Drop every entry; how many were dropped."""
+        ...
+
+    # Used as a method, the wrapper binds like any function (``obj.method(x)``), and the
+    # handles stay reachable through the bound method. A ParamSpec cannot drop ``self``,
+    # so the bound form takes any arguments.
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> CachedFunction[P, R_co]: ...
+    @overload
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> BoundCachedFunction[R_co]: ...
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> Any: ...
+
+
+class BoundCachedFunction(Protocol[R_co]):
+    """A :class:`CachedFunction` reached through an instance (a memoized method)."""
+
+    @property
+    def cache(self) -> AsyncCache: ...
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Awaitable[R_co]: ...
 
     def get_metrics(self) -> dict[str, Any]: ...
 
@@ -87,10 +131,11 @@ class CachedFunction(Generic[R]):
     def clear_cache(self) -> int: ...
 
 
-def memoize(func: Callable[..., Awaitable[Any]], cache: AsyncCache, skip_args: int) -> Any:
+def memoize(func: Callable[P, Awaitable[R]], cache: AsyncCache, skip_args: int) -> CachedFunction[P, R]:
     """Wrap ``func`` so calls are answered from ``cache``; shared by both decorators."""
     plan = MemoPlan(func, cache, skip_args)
-    wrapper = functools.wraps(func)(build_memoizer(func, cache, plan))
+    # Any: the handles below are set as plain function attributes (see CachedFunction).
+    wrapper: Any = functools.wraps(func)(build_memoizer(func, cache, plan))
 
     def invalidate_cache(*args: Any, **kwargs: Any) -> bool:
         """Drop the entry this call would hit — the same arguments as the call, with
@@ -109,7 +154,7 @@ def memoize(func: Callable[..., Awaitable[Any]], cache: AsyncCache, skip_args: i
     wrapper.invalidate_cache = invalidate_cache
     wrapper.clear_cache = clear_cache
     wrapper.cache = cache
-    return wrapper
+    return cast("CachedFunction[P, R]", wrapper)
 
 
 def _check_no_use_cache_parameter(decorator: str, func: Callable[..., Any]) -> None:
@@ -158,7 +203,7 @@ class AsyncLRU:
         self.ttl: float | None = None
         self.clock = clock
 
-    def __call__(self, func: F) -> F:
+    def __call__(self, func: Callable[P, Awaitable[R]]) -> CachedFunction[P, R]:
         decorator = type(self).__name__
         check_coroutine_function(decorator, func)
         _check_no_use_cache_parameter(decorator, func)
@@ -169,7 +214,7 @@ class AsyncLRU:
             scope=tn.SCOPE_CACHE,
             clock=self.clock,
         )
-        return cast(F, memoize(func, cache, self.skip_args))
+        return memoize(func, cache, self.skip_args)
 
 
 class AsyncTTL(AsyncLRU):

@@ -52,6 +52,15 @@ class Counters:
         "__weakref__",
     )
 
+    # Declared for the type checker only (no class attribute is created; the slots hold them).
+    hits: int
+    misses: int
+    coalesced: int
+    short_circuits: int
+    bypasses: int
+    loads: int
+    load_errors: int
+
     #: Counts that :meth:`reset` restarts for :meth:`as_dict` (subclasses extend it).
     COUNTED: tuple[str, ...] = ("hits", "misses", "coalesced", "short_circuits", "bypasses", "loads", "load_errors")
 
@@ -129,6 +138,12 @@ class CacheStats(Counters):
         "evicted_invalidated",
     )
 
+    l2_hits: int
+    batches: int
+    evicted_capacity: int
+    evicted_expired: int
+    evicted_invalidated: int
+
     COUNTED = (*Counters.COUNTED, "l2_hits", "batches", "evicted_capacity", "evicted_expired", "evicted_invalidated")
 
     def __init__(self, resource: str, scope: str) -> None:
@@ -158,5 +173,8 @@ class SessionStats(Counters):
     """Counters of one agent session: its lookups plus invalidations and loop detections."""
 
     __slots__ = ("invalidations", "loop_detections")
+
+    invalidations: int
+    loop_detections: int
 
     COUNTED = (*Counters.COUNTED, "invalidations", "loop_detections")
