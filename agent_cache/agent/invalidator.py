@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.keys import make_key
 from ..core.wrappers import key_or_none
@@ -24,10 +24,13 @@ from .context import live_session
 from .registry import ResourceGroup, registry
 from .tool_common import ToolBase
 
+if TYPE_CHECKING:
+    from .session import AgentCacheSession
+
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 logger = logging.getLogger("agent_cache")
 
-KeyFn = Callable[[tuple, dict], Hashable]
+KeyFn = Callable[[tuple[Any, ...], dict[str, Any]], Hashable]
 
 
 class AgentCacheInvalidator:
@@ -87,7 +90,7 @@ class AgentCacheInvalidator:
 class MutationTool(ToolBase):
     """The state behind one ``@AgentCacheInvalidator`` function."""
 
-    def __init__(self, func: Callable, config: AgentCacheInvalidator) -> None:
+    def __init__(self, func: Callable[..., Awaitable[Any]], config: AgentCacheInvalidator) -> None:
         super().__init__(
             func, "AgentCacheInvalidator", config.resource, config.scope, config.name, config.record_arguments
         )
@@ -100,7 +103,7 @@ class MutationTool(ToolBase):
 
         self.wrapper = self.attach(wrapper)
 
-    async def execute(self, args: tuple, kwargs: dict) -> Any:
+    async def execute(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         session = live_session()
         tracer = tel.active_tracer()
         if tracer is None:
@@ -109,7 +112,9 @@ class MutationTool(ToolBase):
         with spans.current_span(tracer, self.span_name, attrs) as span:
             return await self._execute(args, kwargs, session, span)
 
-    async def _execute(self, args: tuple, kwargs: dict, session: Any, span: Any) -> Any:
+    async def _execute(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], session: AgentCacheSession | None, span: Any
+    ) -> Any:
         if session is not None:
             key = key_or_none(self, args, kwargs)
             if session.observe_call(self.tool_name, key if key is not None else (id(args),), span):
@@ -134,12 +139,12 @@ class MutationTool(ToolBase):
         """The key this mutation's own call has in the session trace (loop checks)."""
         return make_key(args, kwargs)
 
-    def _target(self, session: Any) -> ResourceGroup | None:
+    def _target(self, session: AgentCacheSession | None) -> ResourceGroup | None:
         if self.scope == tn.SCOPE_GLOBAL:
             return registry.groups.get(self.resource)
         return session.group(self.resource) if session is not None else None
 
-    async def _invalidate(self, group: ResourceGroup | None, args: tuple, kwargs: dict) -> int:
+    async def _invalidate(self, group: ResourceGroup | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
         if group is None:
             return 0
         if self.clear_all:
@@ -156,7 +161,7 @@ class MutationTool(ToolBase):
             key = (key,)
         return await group.invalidate_key(key)
 
-    def _count(self, session: Any, span: Any, removed: int) -> None:
+    def _count(self, session: AgentCacheSession | None, span: Any, removed: int) -> None:
         registry.invalidations += 1
         if session is not None:
             session.stats.invalidations += 1

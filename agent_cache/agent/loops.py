@@ -97,7 +97,8 @@ class CallLog:
             if previous != tool and self.same_run > self.max_cycle:
                 # The streak whose bookkeeping we skipped just ended: its last `window`
                 # positions are all `previous`, which is all later checks can look at.
-                self.recent[previous] = list(range(n - self.max_cycle, n))
+                # (same_run > max_cycle >= 0 means earlier calls: previous is not None)
+                self.recent[previous] = list(range(n - self.max_cycle, n))  # type: ignore[index]
             self.same_run = self.same_run + 1 if previous == tool else 1
             cycle = self._track_cycles(tool, n)
         if n + 1 > self.max_depth:

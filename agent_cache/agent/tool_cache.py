@@ -6,7 +6,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast, overload
 
 from ..core.cache import AsyncCache
 from ..core.keys import make_key
@@ -23,8 +23,77 @@ from .context import current_session, live_session
 from .registry import registry
 from .tool_common import ToolBase
 
-F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+if TYPE_CHECKING:
+    from .loops import Finding
+    from .session import AgentCacheSession
+
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 logger = logging.getLogger("agent_cache")
+
+
+class CachedToolFunction(Protocol[P, R_co]):
+    """What ``@AgentCache(...)`` returns: the tool, with the decorated function's
+    parameters, plus its handles. (At run time a plain function carrying these attributes.)
+
+    ::
+
+        @AgentCache(resource="cart")
+        async def get_cart(user_id: str) -> Cart: ...
+
+        cart = await get_cart("u1")           # Cart
+        get_cart.get_metrics()["hit_rate"]
+        get_cart.cache                        # AsyncCache (None for scope="session")
+    """
+
+    @property
+    def cache(self) -> AsyncCache | None:
+        """The tool's cache for ``scope="global"``; ``None`` for ``scope="session"`` (one per session)."""
+        ...
+
+    @property
+    def resource(self) -> str: ...
+
+    @property
+    def scope(self) -> str: ...
+
+    @property
+    def tool_name(self) -> str: ...
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Awaitable[R_co]: ...
+
+    def get_metrics(self) -> dict[str, Any]:
+        """The tool's counters across its caches (``hits``, ``misses``, ``hit_rate``, ...)."""
+        ...
+
+    # A tool that is a method binds like any function; a ParamSpec cannot drop ``self``,
+    # so the bound form takes any arguments.
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> CachedToolFunction[P, R_co]: ...
+    @overload
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> BoundCachedToolFunction[R_co]: ...
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> Any: ...
+
+
+class BoundCachedToolFunction(Protocol[R_co]):
+    """A :class:`CachedToolFunction` reached through an instance (a tool method)."""
+
+    @property
+    def cache(self) -> AsyncCache | None: ...
+
+    @property
+    def resource(self) -> str: ...
+
+    @property
+    def scope(self) -> str: ...
+
+    @property
+    def tool_name(self) -> str: ...
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Awaitable[R_co]: ...
+
+    def get_metrics(self) -> dict[str, Any]: ...
 
 
 class AgentCache:
@@ -75,8 +144,8 @@ class AgentCache:
         # Fail at decoration time, not at the first call.
         ToolBase._check_labels(resource, scope)
 
-    def __call__(self, func: F) -> F:
-        return cast(F, CachedTool(func, self).wrapper)
+    def __call__(self, func: Callable[P, Awaitable[R]]) -> CachedToolFunction[P, R]:
+        return cast("CachedToolFunction[P, R]", CachedTool(func, self).wrapper)
 
 
 class CachedTool(ToolBase):
@@ -97,9 +166,10 @@ class CachedTool(ToolBase):
         if self.scope == tn.SCOPE_GLOBAL:
             self.cache = self.new_cache(self.namespace, self.scope)
             registry.group(self.resource, self.scope).add(self.cache)
-        wrapper = functools.wraps(func)(build_tool_wrapper(self))
-        wrapper.get_metrics = self.stats.as_dict  # type: ignore[attr-defined]
-        wrapper.cache = self.cache  # type: ignore[attr-defined]
+        # Any: the handles are plain function attributes (see CachedToolFunction).
+        wrapper: Any = functools.wraps(func)(build_tool_wrapper(self))
+        wrapper.get_metrics = self.stats.as_dict
+        wrapper.cache = self.cache
         self.wrapper = self.attach(wrapper)
         tel.track(self.stats, self.wrapper)
 
@@ -128,10 +198,10 @@ class CachedTool(ToolBase):
 
     current_session = staticmethod(current_session.get)
 
-    def session_cache(self, session: Any) -> AsyncCache:
+    def session_cache(self, session: AgentCacheSession) -> AsyncCache:
         return session.cache_for(self)
 
-    def on_loop(self, session: Any, finding: Any) -> bool:
+    def on_loop(self, session: AgentCacheSession, finding: Finding) -> bool:
         return bool(session.handle_loop(finding, self.tool_name, None))
 
     def divert(self) -> bool:
@@ -155,7 +225,12 @@ class CachedTool(ToolBase):
             spans.close_span(span, token, None, error)
 
     async def _call(
-        self, key: Hashable | None, args: tuple[Any, ...], kwargs: dict[str, Any], session: Any, span: Any
+        self,
+        key: Hashable | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        session: AgentCacheSession | None,
+        span: Any,
     ) -> Any:
         if key is None:
             key = key_or_none(self, args, kwargs)
@@ -179,7 +254,9 @@ class CachedTool(ToolBase):
             return entry[0]
         return await self.miss(cache, key, args, kwargs, session, span)
 
-    async def _bypass(self, args: tuple[Any, ...], kwargs: dict[str, Any], session: Any, span: Any) -> Any:
+    async def _bypass(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], session: AgentCacheSession | None, span: Any
+    ) -> Any:
         self.stats.bypasses += 1
         if session is not None:
             session.stats.bypasses += 1
@@ -190,7 +267,12 @@ class CachedTool(ToolBase):
         return value
 
     async def miss(
-        self, cache: AsyncCache, key: Hashable, args: tuple[Any, ...], kwargs: dict[str, Any], session: Any,
+        self,
+        cache: AsyncCache,
+        key: Hashable,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        session: AgentCacheSession | None,
         span: Any = None,
     ) -> Any:
         if span is not None:  # known now, so a load that raises still says what it was
@@ -212,7 +294,12 @@ class CachedTool(ToolBase):
         return value
 
     async def _reentrant(
-        self, cache: AsyncCache, key: Hashable, args: tuple[Any, ...], kwargs: dict[str, Any], session: Any,
+        self,
+        cache: AsyncCache,
+        key: Hashable,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        session: AgentCacheSession,
         span: Any,
     ) -> Any:
         """The tool asked for its own in-flight result: a loop, reported through the session."""
@@ -220,7 +307,7 @@ class CachedTool(ToolBase):
             return self.short_circuit(cache, key, session, span)
         return await self._bypass(args, kwargs, session, span)  # warn: run it, uncached
 
-    def short_circuit(self, cache: AsyncCache, key: Hashable, session: Any, span: Any = None) -> Any:
+    def short_circuit(self, cache: AsyncCache, key: Hashable, session: AgentCacheSession, span: Any = None) -> Any:
         self.stats.short_circuits += 1
         session.stats.short_circuits += 1
         value = cache.peek(key, None)

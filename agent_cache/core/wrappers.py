@@ -40,13 +40,17 @@ def reference_path_forced() -> bool:
     return os.environ.get(REFERENCE_PATH_ENV, "").lower() in _TRUTHY
 
 
-class Plan(Protocol):
-    """What a decorated callable supplies to :func:`build`."""
+class Keyer(Protocol):
+    """What :func:`key_or_none` needs: how many leading arguments to skip, and the key."""
 
     skip: int
 
     def key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable:
         """The key of a call that is not plain positional (raises UnkeyableArgumentError)."""
+
+
+class Plan(Keyer, Protocol):
+    """What a decorated callable supplies to :func:`build_memoizer` / :func:`build_tool_wrapper`."""
 
     def general(self, key: Hashable | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Awaitable[Any]:
         """The reference path for one call; ``key=None`` means: compute it (or bypass)."""
@@ -58,8 +62,9 @@ class Plan(Protocol):
 class SessionPlan(Plan, Protocol):
     """A plan whose caches and counts depend on the current agent session."""
 
-    #: the tool's one cache for global scope, else ``None`` (one cache per session)
-    global_cache: AsyncCache | None
+    @property
+    def global_cache(self) -> AsyncCache | None:
+        """The tool's one cache for global scope, else ``None`` (one cache per session)."""
     tool_name: str
 
     def current_session(self) -> Any:
@@ -204,7 +209,7 @@ def _reference(plan: Plan) -> Body:
     return wrapper
 
 
-def key_or_none(plan: Plan, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable | None:
+def key_or_none(plan: Keyer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable | None:
     """The call's key, or ``None`` when an argument cannot be keyed safely (bypass)."""
     try:
         key = plan.key(args, kwargs) if (kwargs or plan.skip) else args
