@@ -117,7 +117,7 @@ class DiskBackend(BackendSupport):
         back is already taken off.
         """
         _check_str("key", key)
-        found = await self._submit("get", MISSING, self._get, key, self._clock())
+        found: Any = await self._submit("get", MISSING, self._get, key, self._clock())
         if found is MISSING:
             return MISSING
         value, expires_at = found
