@@ -27,7 +27,7 @@ import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from .catalog import Catalog, Order, zipf_distinct, zipf_pick
 from .db import PaymentDeclined
@@ -45,7 +45,14 @@ MISBEHAVIOUR = {
 }
 
 # Session limits per scenario, as the seed scenarios set them.
-LIMITS: dict[str, dict[str, int]] = {
+class SessionLimits(TypedDict):
+    """The :class:`~agent_cache.AgentCacheSession` keyword arguments a scenario sets."""
+
+    max_tool_repeats: int
+    max_execution_depth: int
+
+
+LIMITS: dict[str, SessionLimits] = {
     "shopping": {"max_tool_repeats": 5, "max_execution_depth": 50},
     "support": {"max_tool_repeats": 5, "max_execution_depth": 30},
     "research": {"max_tool_repeats": 3, "max_execution_depth": 20},
@@ -82,7 +89,7 @@ class Plan:
         return f"{self.scenario}-{self.index:04d}"
 
     @property
-    def limits(self) -> dict[str, int]:
+    def limits(self) -> SessionLimits:
         return LIMITS[self.scenario]
 
 

@@ -19,10 +19,10 @@ try:
     from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 except ImportError:  # pragma: no cover - exercised only without opentelemetry-sdk
     SpanExporter = object  # type: ignore[assignment,misc]
-    SpanExportResult = None  # type: ignore[assignment]
+    SpanExportResult = None  # type: ignore[assignment,misc]
 
 
-class TraceCollector(SpanExporter):  # type: ignore[misc,valid-type]
+class TraceCollector(SpanExporter):
     """An in-memory span exporter that files finished spans by trace id."""
 
     def __init__(self) -> None:
