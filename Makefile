@@ -1,4 +1,6 @@
 # Each target builds its own virtual environment, so a fresh machine needs only Python 3.10+.
+# The test venv carries the agent frameworks too (the `frameworks` extra): tests/frameworks
+# runs the examples under examples/ and fails under CI=true without them.
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
@@ -9,7 +11,7 @@ PIP     = $(PY) -m pip
 $(VENV)/.dev-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[dev]'
+	$(PIP) install --quiet -e '.[dev,frameworks]'
 	touch $@
 
 venv: $(VENV)/.dev-installed
