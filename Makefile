@@ -1,4 +1,5 @@
-# Each target builds its own virtual environment, so a fresh machine needs only Python 3.10+.
+# Each target builds its own virtual environment, so a fresh machine needs only Python 3.10+
+# (3.11+ for `make test`: langchain-core 1.8 and fastmcp 4 in the frameworks extra need it).
 # The test venv carries the agent frameworks too (the `frameworks` extra): tests/frameworks
 # runs the examples under examples/ and fails under CI=true without them.
 PYTHON ?= python3
