@@ -192,15 +192,7 @@ class AgentCacheSession:
         """This session's cache for a session-scoped tool (created on first use)."""
         cache = self._caches.get(tool)
         if cache is None:
-            cache = AsyncCache(
-                maxsize=tool.maxsize,
-                default_ttl=tool.ttl,
-                name=tool.resource,
-                namespace=f"{tool.namespace}/session/{self.session_id}",
-                backend=tool.backend,
-                scope=tn.SCOPE_SESSION,
-                stats=tool.stats,
-            )
+            cache = tool.new_cache(f"{tool.namespace}/session/{self.session_id}", tn.SCOPE_SESSION)
             self._caches[tool] = cache
             self.group(tool.resource).add(cache)
         return cache

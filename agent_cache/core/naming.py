@@ -7,13 +7,18 @@ from typing import Any
 
 
 def callable_name(func: Any) -> str:
-    """``func.__qualname__``, looking through ``functools.partial`` and callable objects."""
+    """A readable name for ``func``: its ``__qualname__`` (``Repo.find``), or its plain
+    ``__name__`` when the qualname only adds ``<locals>`` noise (``make_tool.<locals>.f``);
+    looks through ``functools.partial`` and callable objects."""
     while isinstance(func, functools.partial):
         func = func.func
-    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
-    if name is None:
-        name = type(func).__qualname__
-    return str(name)
+    qualname = getattr(func, "__qualname__", None)
+    name = getattr(func, "__name__", None)
+    if qualname and "<locals>" not in qualname:
+        return str(qualname)
+    if name:
+        return str(name)
+    return str(qualname or type(func).__qualname__)
 
 
 def qualified_name(func: Any) -> str:

@@ -17,8 +17,8 @@ runs on both.
 since it last reached the front, in which case it moves to the back with its flag cleared.
 
 **Reclaiming expired entries** that are never read again is amortised on writes: after as
-many writes as the store holds entries (at least :data:`SWEEP_MIN_WRITES`), one sweep drops
-the expired ones, so an unbounded store with a TTL holds at most about twice its live set.
+many inserts as the last sweep left entries (at least :data:`SWEEP_MIN_WRITES`), one sweep
+drops the expired ones, so an unbounded store with a TTL holds about twice its live set.
 """
 
 from __future__ import annotations
@@ -48,14 +48,15 @@ def is_fresh(entry: Entry, clock: Clock) -> bool:
 class Store:
     """LRU + TTL map with a bound of ``maxsize`` entries (``None``: unbounded, ``0``: none)."""
 
-    __slots__ = ("data", "maxsize", "stats", "clock", "_writes", "_expiring")
+    __slots__ = ("data", "maxsize", "stats", "clock", "_writes", "_sweep_after", "_expiring")
 
     def __init__(self, maxsize: int | None, stats: CacheStats, clock: Clock = time.monotonic) -> None:
         self.data: OrderedDict[Hashable, Entry] = OrderedDict()
         self.maxsize = maxsize
         self.stats = stats
         self.clock = clock
-        self._writes = 0  # writes since the last sweep of expired entries
+        self._writes = 0  # inserts since the last sweep of expired entries
+        self._sweep_after = SWEEP_MIN_WRITES  # sweep again after this many inserts
         self._expiring = False  # whether any entry was ever stored with an expiry
 
     def __len__(self) -> int:
@@ -117,7 +118,7 @@ class Store:
             self._evict(len(data) - maxsize)
         elif maxsize is None and self._expiring:
             self._writes += 1
-            if self._writes >= SWEEP_MIN_WRITES and self._writes >= len(data):
+            if self._writes >= self._sweep_after:
                 self.purge_expired()
 
     def _evict(self, count: int) -> None:
@@ -167,4 +168,6 @@ class Store:
                 removed += 1
         self.stats.entries -= removed
         self.stats.evicted_expired += removed
+        # Sweep again once as many entries as survived were inserted: O(1) amortised.
+        self._sweep_after = max(SWEEP_MIN_WRITES, len(self.data))
         return removed

@@ -128,6 +128,8 @@ def close_span(span: Any, token: Any, attributes: dict[str, Any] | None, exc: Ba
             span.set_attributes(attributes)
         if exc is not None:
             mark_error(span, exc)
+    except Exception:
+        logger.debug("agent_cache: could not set closing span attributes", exc_info=True)
     finally:
         try:
             if token is not None:
