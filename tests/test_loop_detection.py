@@ -203,7 +203,7 @@ async def test_execution_trace_records_every_call_in_order():
     assert trace == [
         ("search", call_key("q")),
         ("search", call_key("q")),
-        ("summarize", call_key(text="long text")),
+        ("summarize", call_key("long text")),  # keys follow the signature
         ("refresh", call_key("q")),
         ("search", call_key("q")),
     ]

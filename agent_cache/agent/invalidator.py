@@ -15,13 +15,14 @@ import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..core.keys import make_key
 from ..core.wrappers import key_or_none
+from ..errors import AgentCacheError
 from ..telemetry import names as tn
 from ..telemetry import runtime as tel
 from ..telemetry import spans
 from .context import live_session
 from .registry import ResourceGroup, registry
+from .signature import SignatureKey
 from .tool_common import ToolBase
 
 if TYPE_CHECKING:
@@ -31,6 +32,11 @@ F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 logger = logging.getLogger("agent_cache")
 
 KeyFn = Callable[[tuple[Any, ...], dict[str, Any]], Hashable]
+
+
+class InvalidationKeyError(AgentCacheError):
+    """An ``AgentCacheInvalidator`` ``key_fn`` raised: the mutation fails instead of the
+    invalidation silently widening (or narrowing) to something else."""
 
 
 class AgentCacheInvalidator:
@@ -48,8 +54,10 @@ class AgentCacheInvalidator:
         names the one read to drop.
     :param key_fn: ``(args, kwargs) -> key`` of the cached read to drop, e.g.
         ``lambda args, kwargs: call_key(args[0])`` (see :func:`agent_cache.call_key`); a tuple
-        is taken as positional arguments. If it raises, the whole resource is cleared
-        (a warning is logged): stale data is worse than a cold cache.
+        is taken as positional arguments. ``args``/``kwargs`` are bound to the mutation's
+        signature, so ``args[0]`` is the first parameter however the caller passed it. If it
+        raises, the mutation fails with :class:`InvalidationKeyError` (before the mutation
+        runs, when it raises on the first clear) instead of clearing something else.
     :param name: the tool name on spans and metrics (default: the function's ``__qualname__``).
     """
 
@@ -96,6 +104,8 @@ class MutationTool(ToolBase):
         )
         self.clear_all = config.clear_all
         self.key_fn = config.key_fn
+        self.signature_key = SignatureKey(func, owner=f"mutation {self.tool_name!r}")
+        self.signature = self.signature_key.signature
 
         @functools.wraps(func)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -133,11 +143,21 @@ class MutationTool(ToolBase):
         self.record_result(span, tn.RESULT_BYPASS, value)
         return value
 
-    skip = 0
+    always_key = True
 
     def key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """The key this mutation's own call has in the session trace (loop checks)."""
-        return make_key(args, kwargs)
+        return self.signature_key(args, kwargs)
+
+    def bound(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """``(args, kwargs)`` bound to the mutation's signature: every positional-or-keyword
+        parameter in ``args`` in declaration order (defaults applied), however the framework
+        passed it, so ``key_fn``'s ``args[0]`` is always the first parameter."""
+        if self.signature is None:
+            return args, kwargs
+        bound = self.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return bound.args, bound.kwargs
 
     def _target(self, session: AgentCacheSession | None) -> ResourceGroup | None:
         if self.scope == tn.SCOPE_GLOBAL:
@@ -149,14 +169,15 @@ class MutationTool(ToolBase):
             return 0
         if self.clear_all:
             return await group.invalidate()
+        bound_args, bound_kwargs = self.bound(args, kwargs)
         try:
-            key = self.key_fn(args, kwargs)  # type: ignore[misc]
+            key = self.key_fn(bound_args, bound_kwargs)  # type: ignore[misc]
         except Exception as exc:
-            logger.warning(
-                "agent_cache: key_fn of %s raised %s; clearing all of %r instead",
-                self.tool_name, type(exc).__name__, self.resource,
-            )
-            return await group.invalidate()
+            # Loudly: a silent whole-resource clear hid key_fn bugs (and a partial clear
+            # would leave stale entries). The mutation does not run / its caller sees it.
+            raise InvalidationKeyError(
+                f"key_fn of {self.tool_name} raised {type(exc).__name__}; nothing was invalidated by it"
+            ) from exc
         if not isinstance(key, tuple):
             key = (key,)
         return await group.invalidate_key(key)

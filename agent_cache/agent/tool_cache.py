@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast, overload
 
 from ..core.cache import AsyncCache
-from ..core.keys import make_key
 from ..core.stats import CacheStats
 from ..core.store import Clock
 from ..core.unkeyable import UnkeyableWarning
 from ..core.validation import check_maxsize, check_non_negative_int, check_ttl
 from ..core.wrappers import build_tool_wrapper, key_or_none
-from ..errors import ReentrantLoadError
+from ..errors import ConfigurationTypeError, ReentrantLoadError, UnkeyableArgumentError
 from ..telemetry import gate, spans
 from ..telemetry import names as tn
 from ..telemetry import runtime as tel
 from .context import current_session, live_session
 from .registry import registry
+from .signature import SignatureKey
 from .tool_common import ToolBase
 
 if TYPE_CHECKING:
@@ -65,6 +65,10 @@ class CachedToolFunction(Protocol[P, R_co]):
 
     def get_metrics(self) -> dict[str, Any]:
         """The tool's counters across its caches (``hits``, ``misses``, ``hit_rate``, ...)."""
+        ...
+
+    def call_key(self, *args: P.args, **kwargs: P.kwargs) -> Hashable:
+        """The key a call with these arguments is stored under (bound to the signature)."""
         ...
 
     # A tool that is a method binds like any function; a ParamSpec cannot drop ``self``,
@@ -116,7 +120,20 @@ class AgentCache:
     :param name: the tool name on spans and metrics (default: the function's ``__qualname__``).
     :param record_arguments: put arguments and results on spans (default: off, or the
         ``AGENT_CACHE_RECORD_ARGUMENTS`` environment variable).
+    :param ignore: names of parameters left out of the key however they are passed
+        (``("request_id",)``). Unknown names fail at decoration.
+    :param key: ``key(**arguments) -> key``: the callable receives the call's arguments by
+        name (bound to the tool's signature) and returns the key, e.g.
+        ``key=lambda city, units="c": city.lower()``. It may name a context parameter to
+        key by something the context carries (the caller's identity).
     :param clock: the monotonic clock TTLs are measured with (tests inject a fake one).
+
+    Keys follow the signature: ``get_cart("u1")`` and ``get_cart(user_id="u1")`` are one
+    entry, and framework context parameters (openai-agents ``RunContextWrapper``, pydantic-ai
+    ``RunContext``, LangGraph ``InjectedState``/``RunnableConfig``/``ToolRuntime``, MCP and
+    fastmcp ``Context``) are never part of a key. A tool whose result depends on the context
+    (per-user ``deps``, the caller's identity) must say so with ``key=``, or one user's
+    result is served to another.
     """
 
     def __init__(
@@ -130,8 +147,16 @@ class AgentCache:
         *,
         name: str | None = None,
         record_arguments: bool | None = None,
+        ignore: Iterable[str] = (),
+        key: Callable[..., Any] | None = None,
         clock: Clock | None = None,
     ) -> None:
+        if isinstance(ignore, str):
+            raise ConfigurationTypeError("ignore must be a tuple of parameter names, e.g. ignore=('request_id',)")
+        self.ignore = tuple(ignore)
+        if key is not None and not callable(key):
+            raise ConfigurationTypeError(f"key must be callable, got {type(key).__name__}")
+        self.key = key
         self.resource = resource
         self.scope = scope
         self.ttl = check_ttl("ttl", ttl)
@@ -161,6 +186,10 @@ class CachedTool(ToolBase):
         self.namespace = f"{self.resource}/{self.tool_name}"
         self.stats = CacheStats(self.resource, self.scope)
         self.warn_unkeyable = UnkeyableWarning(f"tool {self.tool_name!r}", func)
+        self.key = SignatureKey(func, owner=f"tool {self.tool_name!r}", skip=self.skip,
+                                ignore=config.ignore, key_fn=config.key)
+        #: a plain positional call cannot use its argument tuple as the key
+        self.always_key = not self.key.plain
         registry.tool_stats.add(self.stats)
         self.cache: AsyncCache | None = None
         if self.scope == tn.SCOPE_GLOBAL:
@@ -170,8 +199,17 @@ class CachedTool(ToolBase):
         wrapper: Any = functools.wraps(func)(build_tool_wrapper(self))
         wrapper.get_metrics = self.stats.as_dict
         wrapper.cache = self.cache
+        wrapper.call_key = self.call_key
         self.wrapper = self.attach(wrapper)
         tel.track(self.stats, self.wrapper)
+
+    def call_key(self, *args: Any, **kwargs: Any) -> Hashable:
+        """The key ``tool(*args, **kwargs)`` is stored under (bound to the signature), for
+        ``AgentCacheInvalidator(key_fn=...)`` or ``tool.cache.delete(...)``."""
+        key = key_or_none(self, args, kwargs)
+        if key is None:
+            raise UnkeyableArgumentError(f"tool {self.tool_name!r}: these arguments have no key (calls bypass)")
+        return key
 
     def new_cache(self, namespace: str, scope: str) -> AsyncCache:
         """A cache for this tool's entries (the global one, or one session's)."""
@@ -187,10 +225,6 @@ class CachedTool(ToolBase):
         )
 
     # -- the plan the wrapper factory builds from ------------------------------------------
-
-    def key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable:
-        skip = self.skip
-        return make_key(args[skip:] if skip else args, kwargs)
 
     @property
     def global_cache(self) -> AsyncCache | None:

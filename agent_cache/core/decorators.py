@@ -32,12 +32,13 @@ R_co = TypeVar("R_co", covariant=True)
 class MemoPlan:
     """How ``AsyncLRU``/``AsyncTTL`` key a call and answer it on the reference path."""
 
-    __slots__ = ("func", "cache", "skip", "warn_unkeyable")
+    __slots__ = ("func", "cache", "skip", "always_key", "warn_unkeyable")
 
     def __init__(self, func: Callable[..., Awaitable[Any]], cache: AsyncCache, skip: int) -> None:
         self.func = func
         self.cache = cache
         self.skip = skip
+        self.always_key = skip > 0
         self.warn_unkeyable = UnkeyableWarning(cache.name, func)
 
     def key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable:

@@ -41,9 +41,11 @@ def reference_path_forced() -> bool:
 
 
 class Keyer(Protocol):
-    """What :func:`key_or_none` needs: how many leading arguments to skip, and the key."""
+    """What :func:`key_or_none` needs: whether a call always needs a key, and the key."""
 
-    skip: int
+    #: True when even a plain positional call needs :meth:`key` (skipped, context or
+    #: ignored parameters, ``key=``): its argument tuple is not its key
+    always_key: bool
 
     def key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable:
         """The key of a call that is not plain positional (raises UnkeyableArgumentError)."""
@@ -96,7 +98,6 @@ def build_memoizer(func: Body, cache: AsyncCache, plan: Plan, *, use_cache_keywo
     lead = cache._lead
     load = cache.load
     general = plan.general
-    skip = plan.skip
     keyer = plan.key
 
     async def share(key: Hashable, loader: Callable[[], Any]) -> Any:
@@ -141,7 +142,7 @@ def build_memoizer(func: Body, cache: AsyncCache, plan: Plan, *, use_cache_keywo
             return await lead(args, loader, None)
         return await share(args, loader)
 
-    return positional if skip == 0 else keyed
+    return keyed if plan.always_key else positional
 
 
 def build_tool_wrapper(plan: SessionPlan) -> Body:
@@ -154,7 +155,7 @@ def build_tool_wrapper(plan: SessionPlan) -> Body:
     on_loop = plan.on_loop
     short_circuit = plan.short_circuit
     miss = plan.miss
-    skip = plan.skip
+    always_key = plan.always_key
     keyer = plan.key
     tool_name = plan.tool_name
     global_cache = plan.global_cache
@@ -164,7 +165,7 @@ def build_tool_wrapper(plan: SessionPlan) -> Body:
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         if tracer_probe() is not None and active_tracer() is not None:
             return await general(None, args, kwargs)
-        if kwargs or skip:
+        if kwargs or always_key:
             try:
                 key = keyer(args, kwargs)
             except UnkeyableArgumentError:
@@ -212,7 +213,7 @@ def _reference(plan: Plan) -> Body:
 def key_or_none(plan: Keyer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable | None:
     """The call's key, or ``None`` when an argument cannot be keyed safely (bypass)."""
     try:
-        key = plan.key(args, kwargs) if (kwargs or plan.skip) else args
+        key = plan.key(args, kwargs) if (kwargs or plan.always_key) else args
         try:
             hash(key)
         except TypeError:
