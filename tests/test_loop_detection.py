@@ -287,6 +287,6 @@ def test_loop_detector_matches_the_plain_definition():
         for call in random_trace(rng):
             trace.append(call)
             found = detector.record(*call)
-            assert (tuple(found) if found else None) == plain_definition(
+            assert (tuple(found)[:2] if found else None) == plain_definition(
                 trace, max_repeats, max_depth, max_cycle
             ), (trace, max_repeats, max_depth, max_cycle)

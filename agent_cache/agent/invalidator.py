@@ -15,6 +15,8 @@ import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..core.sync_bridge import is_async_callable, shim_for, sync_facade
+from ..core.validation import check_callable
 from ..core.wrappers import key_or_none
 from ..errors import AgentCacheError
 from ..telemetry import names as tn
@@ -92,7 +94,11 @@ class AgentCacheInvalidator:
         self.record_arguments = record_arguments
 
     def __call__(self, func: F) -> F:
-        return MutationTool(func, self).wrapper  # type: ignore[return-value]
+        """Wrap the mutation; a plain ``def`` gets a plain function back."""
+        if is_async_callable(func):
+            return MutationTool(func, self).wrapper  # type: ignore[return-value]
+        check_callable("AgentCacheInvalidator", func)
+        return sync_facade(func, MutationTool(shim_for(func), self).wrapper)  # type: ignore[no-any-return]
 
 
 class MutationTool(ToolBase):

@@ -27,8 +27,11 @@ from ..telemetry import names as tn
 
 
 class Finding(NamedTuple):
+    """A loop: its ``kind``, a ``message`` for the developer and one for the model."""
+
     kind: str
     message: str
+    for_model: str = ""
 
 
 class CallLog:
@@ -102,14 +105,26 @@ class CallLog:
             self.same_run = self.same_run + 1 if previous == tool else 1
             cycle = self._track_cycles(tool, n)
         if n + 1 > self.max_depth:
-            return Finding(tn.LOOP_MAX_DEPTH, f"Execution depth exceeded: {n + 1} > {self.max_depth}")
+            return Finding(
+                tn.LOOP_MAX_DEPTH,
+                f"Execution depth exceeded: {n + 1} > {self.max_depth}",
+                f"you have made {n + 1} tool calls in this conversation, more than the {self.max_depth} "
+                "allowed; stop calling tools and answer with what you have",
+            )
         if repeats > self.max_repeats:
             return Finding(
                 tn.LOOP_REPEAT,
                 f"Tool '{tool}' called {repeats} times with same arguments (limit: {self.max_repeats})",
+                f"you called {tool} with the same arguments {repeats} times; stop repeating it and "
+                "use the result you already have",
             )
         if cycle is not None:
-            return Finding(tn.LOOP_CYCLE, f"Cycle detected: {' -> '.join(cycle)}")
+            path = " -> ".join(cycle)
+            return Finding(
+                tn.LOOP_CYCLE,
+                f"Cycle detected: {path}",
+                f"you are calling {path} over and over; stop the cycle and answer with what you have",
+            )
         return None
 
     def _track_cycles(self, tool: str, n: int) -> list[str] | None:

@@ -81,6 +81,9 @@ class AgentRegistry:
         self.invalidations = 0
         self.loop_detections = 0
         tel.reset_counters()
+        from .conversations import conversations  # (imports the registry itself)
+
+        conversations.clear()
 
 
 registry = AgentRegistry()

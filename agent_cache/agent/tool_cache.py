@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast, overl
 from ..core.cache import AsyncCache
 from ..core.stats import CacheStats
 from ..core.store import Clock
+from ..core.sync_bridge import is_async_callable, shim_for, sync_facade
 from ..core.unkeyable import UnkeyableWarning
-from ..core.validation import check_maxsize, check_non_negative_int, check_ttl
+from ..core.validation import check_callable, check_maxsize, check_non_negative_int, check_ttl
 from ..core.wrappers import build_tool_wrapper, key_or_none
 from ..errors import ConfigurationTypeError, ReentrantLoadError, UnkeyableArgumentError
 from ..telemetry import gate, spans
@@ -170,7 +171,12 @@ class AgentCache:
         ToolBase._check_labels(resource, scope)
 
     def __call__(self, func: Callable[P, Awaitable[R]]) -> CachedToolFunction[P, R]:
-        return cast("CachedToolFunction[P, R]", CachedTool(func, self).wrapper)
+        """Cache ``func``; a plain ``def`` tool gets a plain function back with the same
+        behaviour (caching, single-flight across threads, sessions, loop checks, spans)."""
+        if is_async_callable(func):
+            return cast("CachedToolFunction[P, R]", CachedTool(func, self).wrapper)
+        check_callable("AgentCache", func)
+        return cast("CachedToolFunction[P, R]", sync_facade(func, CachedTool(shim_for(func), self).wrapper))
 
 
 class CachedTool(ToolBase):

@@ -20,8 +20,9 @@ from .cache import AsyncCache
 from .keys import make_key
 from .naming import qualified_name
 from .store import Clock
+from .sync_bridge import is_async_callable, shim_for, sync_facade
 from .unkeyable import UnkeyableWarning
-from .validation import check_coroutine_function, check_maxsize, check_non_negative_int, check_ttl
+from .validation import check_callable, check_maxsize, check_non_negative_int, check_ttl
 from .wrappers import build_memoizer, key_or_none
 
 P = ParamSpec("P")
@@ -205,8 +206,10 @@ class AsyncLRU:
         self.clock = clock
 
     def __call__(self, func: Callable[P, Awaitable[R]]) -> CachedFunction[P, R]:
+        """Memoize ``func``; a plain ``def`` function gets a plain function back, with the
+        same caching, single-flight across threads, and handles."""
         decorator = type(self).__name__
-        check_coroutine_function(decorator, func)
+        check_callable(decorator, func)
         _check_no_use_cache_parameter(decorator, func)
         cache = AsyncCache(
             maxsize=self.maxsize,
@@ -215,7 +218,9 @@ class AsyncLRU:
             scope=tn.SCOPE_CACHE,
             clock=self.clock,
         )
-        return memoize(func, cache, self.skip_args)
+        if is_async_callable(func):
+            return memoize(func, cache, self.skip_args)
+        return cast("CachedFunction[P, R]", sync_facade(func, memoize(shim_for(func), cache, self.skip_args)))
 
 
 class AsyncTTL(AsyncLRU):

@@ -59,6 +59,13 @@ def check_name(name: str, value: Any) -> str:
     return value
 
 
+def check_callable(name: str, func: C) -> C:
+    """A decorator's target must be callable (``async def`` or plain ``def``)."""
+    if not callable(func):
+        raise ConfigurationTypeError(f"{name} must decorate a function, got {type(func).__name__}")
+    return func
+
+
 def check_coroutine_function(name: str, func: C) -> C:
     """Decorated tools must be ``async def`` functions (a sync one would block the loop)."""
     target = inspect.unwrap(func) if callable(func) else func
