@@ -196,6 +196,7 @@ class CachedTool(ToolBase):
                                 ignore=config.ignore, key_fn=config.key)
         #: a plain positional call cannot use its argument tuple as the key
         self.always_key = not self.key.plain
+        self.warned_outside_session = False
         registry.tool_stats.add(self.stats)
         self.cache: AsyncCache | None = None
         if self.scope == tn.SCOPE_GLOBAL:
@@ -284,6 +285,13 @@ class CachedTool(ToolBase):
             if cache is None:
                 cache = session.cache_for(self)
         elif cache is None:  # session scope, but no session: nothing to scope the entry to
+            if not self.warned_outside_session:
+                self.warned_outside_session = True
+                logger.warning(
+                    "agent_cache: session-scoped tool %r called outside any open AgentCacheSession "
+                    "(or after its session ended); it runs uncached (counted as bypass)",
+                    self.tool_name,
+                )
             return await self._bypass(args, kwargs, session, span)
         entry = cache.store.fresh(key)
         if entry is not None:
