@@ -8,7 +8,6 @@ import pickle
 from dataclasses import dataclass
 
 import pytest
-from planted import hostile_payloads, raw_pickle
 
 from agent_cache.backends.codec import (
     SIGNING_KEY_ENV,
@@ -18,6 +17,7 @@ from agent_cache.backends.codec import (
     SignedPickleCodec,
     default_codec,
 )
+from planted import hostile_payloads, raw_pickle
 
 KEY = b"k" * 32
 

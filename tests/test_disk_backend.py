@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from planted import hostile_payloads
 
 from agent_cache.backends.base import MISSING, Backend
 from agent_cache.backends.codec import JsonCodec, SignedPickleCodec
 from agent_cache.backends.disk import APPLICATION_ID, DiskBackend
 from agent_cache.core.keys import stable_key
+from planted import hostile_payloads
 
 ROOT = Path(__file__).resolve().parents[1]
 NS = "tool"
@@ -183,7 +183,7 @@ async def test_concurrent_writers_do_not_corrupt(db: Path) -> None:
             await b.close()
             assert b.stats["errors"] == 0, b.stats
         asyncio.run(main(sys.argv[2]))
-    """ % n
+    """ % n  # noqa: UP031 (the script's own f-strings use braces)
     children = [run_python(writer, str(db), f"p{j}") for j in range(3)]
     local = [DiskBackend(db, codec=JsonCodec()) for _ in range(2)]  # two connections in-process too
     await asyncio.gather(*(local[i % 2].set(k(f"l-{i}"), ["l", i], None) for i in range(n)))

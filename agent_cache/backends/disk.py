@@ -6,10 +6,11 @@ lets readers and several writer processes share the file; and a store costs one 
 rewrite of the whole cache.
 
 Layout: ``entries(key TEXT PRIMARY KEY, namespace TEXT, value BLOB, expires_at REAL)`` and
-``generations(namespace TEXT PRIMARY KEY, gen INTEGER)``. ``expires_at`` is wall-clock time (``time.time()``) because it must mean the same
-thing after a restart. Values go through a :mod:`codec <agent_cache.backends.codec>`, so
-nothing read back can execute code. The file is marked with an SQLite ``application_id``;
-a valid SQLite database that is not ours is left untouched and the tier disables itself.
+``generations(namespace TEXT PRIMARY KEY, gen INTEGER)``. ``expires_at`` is wall-clock time
+(``time.time()``) because it must mean the same thing after a restart. Values go through a
+:mod:`codec <agent_cache.backends.codec>`, so nothing read back can execute code. The file
+is marked with an SQLite ``application_id``; a valid SQLite database that is not ours is
+left untouched and the tier disables itself.
 
 No stale rows, across processes: a ``clear`` deletes the namespace's rows and increments its
 generation in one transaction. :meth:`DiskBackend.load_through` (what ``AsyncCache`` calls on

@@ -12,6 +12,18 @@ Outcomes:
   them becomes the new leader and runs its own loader. Nobody hangs, nobody inherits the
   leader's cancellation.
 
+**Several event loops.** A cache may be shared by threads that each run their own loop
+(``asyncio.run`` per thread, as CrewAI and ``run_sync`` helpers do). A waiter's future
+always belongs to the *waiter's* loop, and is settled through that loop's
+``call_soon_threadsafe`` when the leader runs elsewhere: nobody ever awaits another loop's
+future. A flight whose loop has closed is *abandoned* (:meth:`Flight.abandoned`): newcomers
+lead a fresh load, and foreign waiters poll for it so a dead loop never strands them.
+
+**Re-entrancy.** While a leader runs its loader, :data:`_LEADING` (a context variable, so
+it follows the loader into tasks it spawns) names the flights it leads. A caller about to
+wait on a flight that its own context leads would wait forever; :func:`leads` lets the
+cache fail it at once instead.
+
 A flight marked ``stale`` (its key was invalidated while it ran) still answers its waiters,
 who asked before the invalidation, but its value is not stored.
 """
@@ -19,7 +31,11 @@ who asked before the invalidation, but its value is not stored.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import Any
+
+#: How often a waiter on another loop's flight checks that the loop is still alive.
+FOREIGN_POLL_S = 0.05
 
 
 class _Retry:
@@ -31,38 +47,111 @@ class _Retry:
 
 RETRY: Any = _Retry()
 
+_Chain = tuple["Flight", Any] | None
+_LEADING: contextvars.ContextVar[_Chain] = contextvars.ContextVar("agent_cache_leading", default=None)
+
+
+def enter_lead(flight: Flight) -> contextvars.Token[_Chain]:
+    """Record that the current context is running ``flight``'s loader."""
+    return _LEADING.set((flight, _LEADING.get()))
+
+
+def exit_lead(token: contextvars.Token[_Chain]) -> None:
+    try:
+        _LEADING.reset(token)
+    except ValueError:  # reset from another context (a loader that switched contexts)
+        pass
+
+
+def leads(flight: Flight) -> bool:
+    """Whether the current context is (transitively) running ``flight``'s loader."""
+    node = _LEADING.get()
+    while node is not None:
+        if node[0] is flight:
+            return True
+        node = node[1]
+    return False
+
+
+def _settle(future: asyncio.Future[Any], value: Any, exc: BaseException | None) -> None:
+    if future.done():
+        return
+    if exc is None:
+        future.set_result(value)
+    else:
+        future.set_exception(exc)
+
 
 class Flight:
-    """One in-progress load of one key."""
+    """One in-progress load of one key.
 
-    __slots__ = ("waiters", "stale", "span_context")
+    Lock-free across threads: the outcome is published *before* the waiter list is taken,
+    and a joiner that appends after that settles its own future from the published outcome.
+    """
 
-    def __init__(self) -> None:
-        self.waiters: list[asyncio.Future] | None = None
+    __slots__ = ("waiters", "stale", "span_context", "loop", "outcome")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.waiters: list[asyncio.Future[Any]] | None = None
         self.stale = False
         self.span_context: Any = None
+        self.loop = loop if loop is not None else asyncio.get_running_loop()
+        self.outcome: tuple[Any, BaseException | None] | None = None
 
-    def join(self) -> asyncio.Future:
-        """A future that settles with the flight's outcome (or :data:`RETRY`)."""
-        future = asyncio.get_running_loop().create_future()
-        if self.waiters is None:
-            self.waiters = [future]
-        else:
-            self.waiters.append(future)
+    def abandoned(self) -> bool:
+        """The leader's loop has closed: this flight will never settle by itself."""
+        return self.loop.is_closed()
+
+    def join(self) -> asyncio.Future[Any]:
+        """A future on the caller's loop that settles with the outcome (or :data:`RETRY`)."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        waiters = self.waiters
+        if waiters is None:
+            self.waiters = waiters = []
+        waiters.append(future)
+        outcome = self.outcome
+        if outcome is not None:  # settled while we joined: our future may have been missed
+            _settle(future, *outcome)
         return future
 
+    async def wait(self) -> Any:
+        """Join and wait for the outcome, from this flight's loop or any other."""
+        future = self.join()
+        if asyncio.get_running_loop() is self.loop:
+            return await future
+        while True:  # another loop leads: make sure it is alive while we wait
+            done, _ = await asyncio.wait((future,), timeout=FOREIGN_POLL_S)
+            if done:
+                return future.result()
+            if self.abandoned():
+                future.cancel()
+                return RETRY
+
+    def _settle_all(self, value: Any, exc: BaseException | None) -> None:
+        self.outcome = (value, exc)
+        waiters, self.waiters = self.waiters, None
+        if not waiters:
+            return
+        try:
+            here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        for future in waiters:
+            loop = future.get_loop()
+            if loop is here:
+                _settle(future, value, exc)
+            else:
+                try:
+                    loop.call_soon_threadsafe(_settle, future, value, exc)
+                except RuntimeError:  # that loop has closed: nobody is waiting there
+                    pass
+
     def resolve(self, value: Any) -> None:
-        for future in self.waiters or ():
-            if not future.done():
-                future.set_result(value)
-        self.waiters = None
+        self._settle_all(value, None)
 
     def fail(self, exc: BaseException) -> None:
-        for future in self.waiters or ():
-            if not future.done():
-                future.set_exception(exc)
-        self.waiters = None
+        self._settle_all(None, exc)
 
     def handoff(self) -> None:
         """The leader went away without an outcome: let the waiters try again."""
-        self.resolve(RETRY)
+        self._settle_all(RETRY, None)

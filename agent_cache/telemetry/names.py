@@ -69,6 +69,7 @@ EVICTION_INVALIDATED = "invalidated"
 LOOP_REPEAT = "repeat"
 LOOP_CYCLE = "cycle"
 LOOP_MAX_DEPTH = "max_depth"
+LOOP_REENTRANT = "reentrant"
 
 # --- metric instruments: (name, unit, description) -----------------------------------------
 METRIC_REQUESTS = ("agent_cache.requests", "{request}", "Cache lookups by outcome")

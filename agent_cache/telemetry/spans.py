@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
@@ -53,6 +54,22 @@ def error_type(exc: BaseException) -> str:
     return cls.__qualname__ if module in ("builtins", "asyncio.exceptions") else f"{module}.{cls.__qualname__}"
 
 
+def set_attribute(span: Any, key: str, value: Any) -> None:
+    """``span.set_attribute`` that never raises into the caller (a broken span or SDK)."""
+    try:
+        span.set_attribute(key, value)
+    except Exception:
+        logger.debug("agent_cache: could not set span attribute", exc_info=True)
+
+
+def span_context_of(span: Any) -> Any:
+    """``span.get_span_context()``, or ``None`` if the span cannot say."""
+    try:
+        return span.get_span_context()
+    except Exception:
+        return None
+
+
 def add_event(span: Any, name: str, attributes: dict[str, Any]) -> None:
     try:
         span.add_event(name, attributes)
@@ -71,8 +88,11 @@ def add_link(span: Any, span_context: Any) -> None:
 
 
 def current_span_context() -> Any:
-    ctx = otel_trace.get_current_span().get_span_context()
-    return ctx if ctx.is_valid else None
+    try:
+        ctx = otel_trace.get_current_span().get_span_context()
+        return ctx if ctx.is_valid else None
+    except Exception:
+        return None
 
 
 def open_span(
@@ -93,7 +113,11 @@ def open_span(
     except Exception:
         logger.warning("agent_cache: could not start span %r; continuing without it", name, exc_info=True)
         span = otel_trace.INVALID_SPAN
-    token = otel_context.attach(otel_trace.set_span_in_context(span))
+    try:
+        token = otel_context.attach(otel_trace.set_span_in_context(span))
+    except Exception:
+        logger.warning("agent_cache: could not make span %r current", name, exc_info=True)
+        token = None
     return span, token
 
 
@@ -104,9 +128,12 @@ def close_span(span: Any, token: Any, attributes: dict[str, Any] | None, exc: Ba
             span.set_attributes(attributes)
         if exc is not None:
             mark_error(span, exc)
+    except Exception:
+        logger.debug("agent_cache: could not set closing span attributes", exc_info=True)
     finally:
         try:
-            otel_context.detach(token)
+            if token is not None:
+                otel_context.detach(token)
         except Exception:  # detached in another context: the span still ends
             logger.debug("agent_cache: could not detach span context", exc_info=True)
         try:

@@ -13,7 +13,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from agent_cache import AgentCache, AgentCacheInvalidator, AgentCacheSession, AgentLoopDetectedError
 from agent_cache.telemetry import configure
-
 from otel_globals import uninstall_providers
 
 
@@ -26,7 +25,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
@@ -137,8 +136,8 @@ async def test_prometheus_endpoint_serves_expected_names(monkeypatch):
         handle.shutdown()
         uninstall_providers()
     lines = [line for line in text.splitlines() if line.startswith("agent_cache_requests_total{")]
-    assert any('agent_cache_resource="cart"' in l and 'agent_cache_result="hit"' in l and l.endswith(" 1.0")
-               for l in lines), lines
+    assert any('agent_cache_resource="cart"' in line and 'agent_cache_result="hit"' in line and line.endswith(" 1.0")
+               for line in lines), lines
     assert "agent_cache_load_duration_seconds_bucket{" in text
 
 

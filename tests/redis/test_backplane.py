@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from agent_cache.backends.redis.backplane import decode_message, encode_message
 from agent_cache.backends.redis import RedisBackend
+from agent_cache.backends.redis.backplane import decode_message, encode_message
 from agent_cache.core.keys import stable_key
 from agent_cache.core.sentinel import MISSING
 

@@ -73,7 +73,7 @@ async def test_no_stale_reads_under_allkeys_lru_eviction(pressured_redis: RedisS
         await flood.aclose()
         await stop_all(replicas)
     print(f"\n[allkeys-lru] {REPLICAS} replicas, 25 mutations, {evicted} keys evicted: "
-          f"{stale} stale of {reads} reads")
+          f"{stale} stale of {reads} read calls (3 concurrent gets each)")
     assert evicted > 0
     assert stale == 0
 
@@ -123,7 +123,8 @@ async def test_no_stale_reads_when_redis_stalls_during_a_mutation(redis_server: 
     finally:
         await stop_all(replicas)
     print(f"\n[stall] {REPLICAS} replicas, 3 mutations each under a 0.8 s SIGSTOP: "
-          f"{stale} stale of {reads} reads sent after the mutation returned; lapses "
+          f"{stale} stale of {reads} read calls (3 concurrent gets each) sent after the mutation "
+          f"returned; lapses "
           f"{[m['backplane_lapses'] for m in metrics]}, resyncs {[m['resyncs'] for m in metrics]}")
     assert reads > 0
     assert stale == 0

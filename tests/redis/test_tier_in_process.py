@@ -33,8 +33,10 @@ class Source:
 
 @pytest.fixture
 async def replicas(redis_server):
+    # A long lease: a busy test machine must not make the L1s lapse (that is correct, but
+    # colder, and these tests count L1 entries).
     backends = [RedisBackend(redis_server.url, op_timeout=0.1, failure_threshold=2,
-                             reset_timeout=0.2, health_interval=0.2, lock_ttl=2.0)
+                             reset_timeout=0.2, health_interval=0.2, lock_ttl=2.0, lease=2.0)
                 for _ in range(2)]
     caches = [AsyncCache(name="cart", backend=b) for b in backends]
     for b in backends:
@@ -67,7 +69,7 @@ async def test_l2_shared_and_l1_invalidated_across_replicas(replicas):
 
 
 async def test_explicit_set_reaches_other_l1(replicas):
-    (ba, bb), (ca, cb) = replicas
+    (_ba, bb), (ca, cb) = replicas
     await ca.set("k", "v1")
     assert await cb.get("k") == "v1"
     await ca.set("k", "v2")
@@ -104,7 +106,7 @@ async def test_loader_error_is_not_cached_and_releases_the_lock(replicas):
 
 
 async def test_subscription_loss_suspends_l1(replicas, redis_server):
-    (ba, bb), (ca, cb) = replicas
+    (_ba, bb), (_ca, cb) = replicas
     src = Source()
     assert await cb.get("u1", loader=src.loader("u1")) == 0
     assert "u1" in cb
@@ -152,7 +154,7 @@ async def test_single_key_invalidation_in_a_big_l1_clears_it(replicas, monkeypat
     from agent_cache.backends.redis import coherence as redis_tier
 
     monkeypatch.setattr(redis_tier, "MAX_KEYS_SCANNED", 10)
-    (ba, bb), (ca, cb) = replicas
+    (_ba, bb), (ca, cb) = replicas
     for i in range(8):
         await cb.get(i, loader=lambda: 0)
     await ca.delete(5)

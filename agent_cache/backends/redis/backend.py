@@ -274,10 +274,13 @@ class RedisBackend(LoadLockMixin):
             return FAILED
         self._ensure_backplane()
         if self._rights_checked is not self._link.client and self._check_permissions:
-            await self._ensure_rights()  # once per client (event loop)
-            if self.disabled is not None:
+            await self._ensure_rights()  # once per client (event loop); may disable the tier
+            if self._is_disabled():
                 return FAILED
         return await self._link.call(op, fn, *args, timeout=timeout, force=force, **kwargs)
+
+    def _is_disabled(self) -> bool:
+        return self.disabled is not None
 
     async def _keyed(
         self, op: str, script: Any, key: str, pick: Callable[[str, str, str], list[str]],
@@ -303,7 +306,7 @@ class RedisBackend(LoadLockMixin):
     def _encode(self, value: Any) -> bytes | None:
         try:
             return self.codec.encode(value)
-        except Exception as exc:  # noqa: BLE001 - CodecError, or any bug: never break the tool call
+        except Exception as exc:
             self.stats.unencodable += 1
             self._link.warn(f"encode:{type(value).__qualname__}",
                             "agent_cache: not storing a %s in Redis (kept in L1 only): %s",
@@ -313,7 +316,7 @@ class RedisBackend(LoadLockMixin):
     def _decode(self, payload: bytes) -> Any:
         try:
             return self.codec.decode(payload)
-        except Exception as exc:  # noqa: BLE001 - CodecError, or a codec bug on hostile input
+        except Exception as exc:
             self.stats.corrupt += 1
             self._link.warn("decode", "agent_cache: ignoring a Redis value that cannot be read "
                             "safely (tampered, unsigned or foreign): %s", exc)

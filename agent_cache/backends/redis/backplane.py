@@ -57,7 +57,7 @@ _KIND_SYNC = "sync"  # a marker a replica sends to itself; see Backplane.sync
 _WIRE_KINDS = frozenset({KIND_CLEAR, KIND_DELETE, _KIND_SYNC})
 
 #: ``callback(kind, namespace, key)``; may return an awaitable.
-InvalidationCallback = Callable[[str, str, str | None], None | Awaitable[None]]
+InvalidationCallback = Callable[[str, str, str | None], Awaitable[None] | None]
 
 #: Most messages applied in one go before the subscriber yields to the event loop.
 MAX_BATCH = 64
@@ -230,7 +230,7 @@ class Backplane:
             except ResponseError as exc:  # e.g. NOPERM: retrying will not help
                 if self._on_refused is not None:
                     self._on_refused(exc)
-            except Exception as exc:  # noqa: BLE001 - any failure: drop the connection, start over
+            except Exception as exc:
                 if self.connected:
                     self.drops += 1
                     log.warning("agent_cache backplane: subscription lost (%s); L1 is "
