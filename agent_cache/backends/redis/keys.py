@@ -40,6 +40,7 @@ class KeyLayout:
         #: ``(namespace, stripe) -> generation`` as last seen in Redis. A wrong guess costs
         #: one retry: every script checks it against the generation key.
         self.generations: dict[tuple[str, int], str] = {}
+        self._tags: dict[tuple[str, int], str] = {}  # encoded once per stripe (bounded by code)
 
     def split(self, key: str) -> tuple[str, int, str]:
         """``(namespace, stripe, digest)`` of a cache key."""
@@ -48,7 +49,13 @@ class KeyLayout:
         return namespace, stripe, digest
 
     def tag(self, namespace: str, stripe: int) -> str:
-        return f"{self.prefix}{{{quote(namespace, safe='')}|{stripe}}}"
+        tag = self._tags.get((namespace, stripe))
+        if tag is None:
+            if len(self._tags) > 4096:  # session namespaces come and go: stay bounded
+                self._tags.clear()
+            tag = self._tags[(namespace, stripe)] = (
+                f"{self.prefix}{{{quote(namespace, safe='')}|{stripe}}}")
+        return tag
 
     def gen_key(self, namespace: str, stripe: int) -> str:
         return self.tag(namespace, stripe) + ":g"
@@ -67,6 +74,8 @@ class KeyLayout:
     def learn(self, key: str, gen: str | bytes) -> str:
         namespace, stripe, _ = self.split(key)
         text = gen.decode() if isinstance(gen, bytes) else gen
+        if len(self.generations) > 65536:  # session namespaces come and go: stay bounded
+            self.generations.clear()  # (a forgotten generation costs one retry, once)
         self.generations[(namespace, stripe)] = text
         return text
 
