@@ -123,3 +123,27 @@ async def test_tool_call_pays_at_most_one_timeout_when_redis_hangs(redis_server)
     finally:
         redis_server.resume()
     await backend.close()
+
+
+async def test_a_failed_invalidation_fences_its_namespace_until_it_lands(redis_server):
+    """The invalidation is retried in the background (no further call needed); until it
+    lands, this replica serves that resource from neither its L1 nor Redis."""
+    from agent_cache import AsyncCache
+
+    backend = make(redis_server.url)
+    cart = AsyncCache(name="cart", backend=backend)
+    other = AsyncCache(name="catalog", backend=backend)
+    assert await backend.subscribe()
+    assert await cart.get("u1", loader=lambda: "old") == "old"
+    redis_server.kill()
+    await cart.invalidate()  # the mutation's clear: Redis is gone, so it is queued
+    metrics = backend.get_metrics()
+    assert metrics["pending_invalidations"] == 1 and metrics["l1_fenced_namespaces"] == 1
+    assert cart.suspended  # nothing kept in memory for "cart" meanwhile
+    assert await cart.get("u1", loader=lambda: "new") == "new"
+    assert "u1" not in cart
+    redis_server.start()
+    await wait_until(lambda: backend.get_metrics()["pending_invalidations"] == 0, what="replay")
+    await wait_until(lambda: not cart.suspended, what="the fence to lift")
+    assert not other.suspended
+    await backend.close()
