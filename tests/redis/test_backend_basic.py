@@ -152,3 +152,16 @@ async def test_an_evicted_generation_never_resurrects_an_older_one(backend, redi
     redis_server.command("DEL", backend._layout.entry_keys(key, "")[0])  # G2 evicted
     assert await backend.get(key) is MISSING  # a fresh G3, never G1 again
     await other.close()
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"lease": 2.0},  # longer than clear_timeout: replicas could trust L1 after a failed clear
+    {"lease": 0},
+    {"op_timeout": 0},
+    {"clear_timeout": -1},
+    {"stripes": 0},
+])
+def test_bad_settings_are_refused_naming_the_parameter(kwargs):
+    name = next(iter(kwargs))
+    with pytest.raises(ValueError, match=name):
+        RedisBackend("redis://127.0.0.1:1/0", **kwargs)

@@ -19,8 +19,8 @@ OP_TIMEOUT = 0.1
 
 
 def make(url: str) -> RedisBackend:
-    return RedisBackend(url, op_timeout=OP_TIMEOUT, failure_threshold=2, reset_timeout=0.2,
-                        health_interval=0.2, lock_ttl=1.0)
+    return RedisBackend(url, op_timeout=OP_TIMEOUT, clear_timeout=OP_TIMEOUT, failure_threshold=2,
+                        reset_timeout=0.2, health_interval=0.2, lock_ttl=1.0)
 
 
 async def every_operation(b: RedisBackend) -> list[float]:

@@ -36,7 +36,7 @@ async def replicas(redis_server):
     # A long lease: a busy test machine must not make the L1s lapse (that is correct, but
     # colder, and these tests count L1 entries).
     backends = [RedisBackend(redis_server.url, op_timeout=0.1, failure_threshold=2,
-                             reset_timeout=0.2, health_interval=0.2, lock_ttl=2.0, lease=2.0)
+                             reset_timeout=0.2, health_interval=0.2, lock_ttl=2.0, lease=1.0)
                 for _ in range(2)]
     caches = [AsyncCache(name="cart", backend=b) for b in backends]
     for b in backends:

@@ -47,10 +47,10 @@ replica returns data loaded before it):
 - **Failed invalidations** are never dropped: they are retried in the background until
   they land, and meanwhile this process fences the namespace (no L1, no Redis reads).
   Invalidations ignore the breaker: failing one costs a real attempt, so it only fails
-  while Redis is unreachable for every replica (for ``op_timeout``).
+  while Redis is unreachable for every replica (for ``clear_timeout``, longer than ``lease``).
 - **Lease** (:mod:`~agent_cache.backends.redis.backplane`): a replica trusts its L1 only while a
-  PING answered within ``lease`` (default ``op_timeout``) vouches that it has received every
-  invalidation. When that lapses (Redis hangs, the link drops) its L1 is suspended at once;
+  PING answered within ``lease`` (default ``clear_timeout / 2``) vouches that it has received
+  every invalidation. When that lapses (Redis hangs, the link drops) its L1 is suspended at once;
   when Redis answers again it first gives every namespace it caches a fresh generation
   (*resync*) and only then reads Redis or caches in memory again, so a pre-outage entry is
   never served while another replica's failed invalidation is still being retried.

@@ -93,10 +93,12 @@ class RedisBackend(LoadLockMixin):
     ``publish_invalidations``: announce every ``set`` / ``delete`` / ``clear`` on the
     backplane so other replicas drop their L1 copies. ``failure_threshold`` consecutive
     failures open the breaker for ``reset_timeout`` seconds. ``health_interval``: the
-    longest an idle subscription goes without a PING. ``lease``: how long one answered PING
-    vouches for the L1 (default ``op_timeout``; keep it at most ``op_timeout``, see the
-    module docstring). ``clear_timeout``: kept for compatibility; a clear is one O(1) round
-    trip now, bounded by ``op_timeout`` like every other.
+    longest an idle subscription goes without a PING. ``clear_timeout``: bound of one
+    invalidation attempt (a clear or delete; these ignore the breaker, so one that fails
+    has waited that long for Redis). ``lease``: how long one answered PING vouches for the
+    L1 (default ``clear_timeout / 2``; at most ``clear_timeout``, so every replica stops
+    trusting its L1 before any invalidation can have failed for lack of an answer; see the
+    module docstring).
     ``max_pending_invalidations``: how many invalidations are kept for replay while Redis is
     away (oldest dropped first, with an ERROR and the L1 of every replica stays suspended
     until a resync). ``stripes``: generation keys per namespace (default 1; 16 with
@@ -138,6 +140,12 @@ class RedisBackend(LoadLockMixin):
         self.codec = codec if codec is not None else default_codec()
         self.op_timeout = op_timeout
         self.clear_timeout = clear_timeout
+        if lease is None:
+            lease = clear_timeout / 2
+        elif isinstance(lease, bool) or not isinstance(lease, (int, float)) or not 0 < lease <= clear_timeout:
+            raise ValueError(
+                f"lease must be a number of seconds in (0, clear_timeout={clear_timeout}], got {lease!r}: "
+                "a longer lease lets a replica serve L1 hits after another replica's invalidation failed")
         self.lock_ttl = lock_ttl
         self.cluster = cluster
         self._prefix = f"{namespace}:"
@@ -272,6 +280,8 @@ class RedisBackend(LoadLockMixin):
         """One round trip through the guarded link; ``FAILED`` on outage or when disabled."""
         if self.disabled is not None:
             return FAILED
+        if force and timeout is None:
+            timeout = self.clear_timeout  # an invalidation attempt (see clear_timeout)
         self._ensure_backplane()
         if self._rights_checked is not self._link.client and self._check_permissions:
             await self._ensure_rights()  # once per client (event loop); may disable the tier
