@@ -36,7 +36,7 @@ from ..telemetry import runtime as tel
 from .batching import Batcher, match_results
 from .keys import freeze, stable_key
 from .sentinel import MISSING
-from .singleflight import RETRY, Flight, waits_for_itself
+from .singleflight import RETRY, Flight, running_loop, waits_for_itself
 from .stats import CacheStats
 from .store import NEVER, Clock, Store
 from .validation import check_maxsize, check_positive_int, check_ttl, check_window_ms
@@ -405,7 +405,7 @@ class AsyncCache:
     # -- batching ----------------------------------------------------------------------------
 
     def _batcher(self, batch_loader: BatchLoader) -> Batcher:
-        loop = asyncio.get_running_loop()
+        loop = running_loop()
         batcher = self._batchers.get((loop, batch_loader))
         if batcher is None:
             for dead in [k for k in self._batchers if k[0].is_closed()]:
