@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 import weakref
-from collections import defaultdict
+from collections import defaultdict, deque
 from typing import Any, Iterable, Iterator
 
 from opentelemetry import context as otel_context
@@ -109,8 +109,14 @@ def truncate(text: str) -> str:
 
 # --- counters read by observable instruments ------------------------------------------------
 
+# _lock guards _live and _retired. It is never taken by a weakref finalizer: the collector
+# runs finalizers in whichever thread triggered it, at whatever point that thread was (from
+# 3.12 at any eval-breaker check, so also while that thread holds _lock), and a finalizer
+# waiting for _lock would then wait for itself forever. Finalizers only append to _dead (a
+# deque append is atomic); whoever takes _lock next folds the dead stats into _retired.
 _lock = threading.Lock()
 _live: dict[int, CacheStats] = {}
+_dead: deque[int] = deque()  # ids of _live stats whose owner was collected
 _retired: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
 _invalidations: dict[tuple[str, str], int] = defaultdict(int)
 _loop_detections: dict[tuple[str, str, str], int] = defaultdict(int)
@@ -122,11 +128,17 @@ _COUNTED = (
 )
 
 
-def _retire(stats_id: int) -> None:
-    with _lock:
-        stats = _live.pop(stats_id, None)
+def _owner_collected(stats_id: int) -> None:
+    """``weakref.finalize`` callback: takes no lock (see ``_lock``)."""
+    _dead.append(stats_id)
+
+
+def _fold_dead() -> None:
+    """Move the counts of collected owners' stats into ``_retired``. Caller holds ``_lock``."""
+    while _dead:
+        stats = _live.pop(_dead.popleft(), None)
         if stats is None:
-            return
+            continue
         bucket = _retired[(stats.resource, stats.scope)]
         for field in _COUNTED:
             bucket[field] += getattr(stats, field)
@@ -135,8 +147,9 @@ def _retire(stats_id: int) -> None:
 def track(stats: CacheStats, owner: Any) -> None:
     """Report ``stats`` through the observable counters for as long as ``owner`` lives."""
     with _lock:
+        _fold_dead()
         _live[id(stats)] = stats
-    weakref.finalize(owner, _retire, id(stats))
+    weakref.finalize(owner, _owner_collected, id(stats))
 
 
 def count_invalidation(resource: str, scope: str) -> None:
@@ -158,6 +171,7 @@ def session_ended() -> None:
 def reset_counters() -> None:
     """Forget retired and agent-level counts (tests); live CacheStats are reset by their owners."""
     with _lock:
+        _fold_dead()
         _retired.clear()
         _invalidations.clear()
         _loop_detections.clear()
@@ -165,6 +179,7 @@ def reset_counters() -> None:
 
 def _totals() -> dict[tuple[str, str], dict[str, int]]:
     with _lock:
+        _fold_dead()
         live = list(_live.values())
         totals: dict[tuple[str, str], dict[str, int]] = {
             k: dict(v) for k, v in _retired.items()
