@@ -65,12 +65,13 @@ class Otel:
 @pytest.fixture
 def otel():
     # The SDK reports process-wide cumulative counters, so a test asserting exact values
-    # must not see caches earlier tests dropped. Those are often still registered: they sit
-    # in reference cycles (e.g. redis-py's ResponseError -> traceback -> frame -> the same
-    # error, whose frames' f_back chain reaches the test's caches) until the cyclic
-    # collector runs, and when it runs depends on the interpreter (3.13 raised the
-    # first-generation threshold from 700 to 2000). Collect now, then forget what the
-    # collected caches retired, so every version starts from the same slate.
+    # must not see caches earlier tests dropped. Those may still be registered: redis-py
+    # leaves a self-cycle per ResponseError (error -> traceback -> frame -> error), and from
+    # 3.12, where asyncio.wait_for runs the command in the caller's task, the frames' f_back
+    # chain reaches our frames holding the caches, so they live until the cyclic collector
+    # runs. 3.13 also raised the first-generation threshold from 700 to 2000: it had not run
+    # yet when test_scenario_spans started. Collect now, then forget what the collected
+    # caches retired, so every version starts from the same slate.
     gc.collect()
     agent_cache.reset_global_state()
     exporter = InMemorySpanExporter()
