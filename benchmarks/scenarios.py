@@ -48,7 +48,7 @@ class Params:
                    sdk_calls=1_000, budget_s=0.05, min_calls=1_000)
 
     @classmethod
-    def smoke(cls) -> "Params":
+    def smoke(cls) -> Params:
         """Tiny sizes: every scenario and contender runs, in seconds; the figures mean nothing."""
         return cls(reps=2, hot_keys=50, hot_calls=200, hot_maxsize=64, herd=20,
                    herd_sleep_s=0.002, churn_calls=400, churn_space=20_000, churn_maxsize=100,
