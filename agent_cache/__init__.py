@@ -16,10 +16,11 @@ from .agent import (
 )
 from .backends import DiskBackend, JsonCodec, MemoryBackend, SignedPickleCodec
 from .core import MISSING, AsyncCache, AsyncLRU, AsyncTTL, BatchLoadError, call_key
-from .errors import AgentCacheError, ReentrantLoadError, UnkeyableArgumentError
+from .errors import AgentCacheError, LoadTimeoutError, ReentrantLoadError, UnkeyableArgumentError
 
 __all__ = [
     "AgentCacheError",
+    "LoadTimeoutError",
     "ReentrantLoadError",
     "UnkeyableArgumentError",
     "AgentCache",
