@@ -304,6 +304,8 @@ class AsyncCache:
             policy = self._policy
         if policy is not None and policy.active:
             return await self._load_resilient(key, loader, ttl, span, policy)
+        if key not in self._flights:  # the uncontended miss: no extra frame
+            return await self._lead(key, loader, ttl), tn.RESULT_MISS
         role = [tn.RESULT_MISS]
         value = await self._join_or_lead(key, loader, ttl, span, True, None, role)
         return value, role[0]
