@@ -21,7 +21,7 @@ import random
 import time
 from dataclasses import dataclass, field
 
-from agent_cache import AgentCache, reset_global_state
+from agent_cache import AgentCache, LoadTimeoutError, reset_global_state
 
 RUN_S, OUTAGE_START_S, OUTAGE_END_S = 30.0, 10.0, 20.0
 TTL_S = 5.0
@@ -71,7 +71,7 @@ async def run(outage: str, resilient: bool, scale: float, seed: int = 7) -> dict
             try:
                 await tool(rng.randrange(KEYS))
                 tally.answered += 1
-            except Exception:  # UpstreamDown or LoadTimeoutError: surfaced to the agent
+            except (UpstreamDown, LoadTimeoutError):  # surfaced to the agent
                 tally.errors += 1
             tally.latencies.append((time.monotonic() - t0) * scale)
             await asyncio.sleep(THINK_S / scale)
