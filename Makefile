@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip
 
-.PHONY: test test-crewai demo bench venv clean
+.PHONY: test lint test-crewai demo bench venv clean
 
 $(VENV)/.dev-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,12 @@ $(VENV)/.dev-installed: pyproject.toml
 
 venv: $(VENV)/.dev-installed
 
-test: $(VENV)/.dev-installed
+# Lint first: a type or style error fails `make test` before the suite runs.
+lint: $(VENV)/.dev-installed
+	$(PY) -m ruff check agent_cache tests
+	$(PY) -m mypy --strict agent_cache
+
+test: lint
 	$(PY) -m pytest -q
 
 # CrewAI pins openai<3 and mcp<2, so it cannot live in the test venv beside the other
@@ -45,4 +50,4 @@ bench: $(VENV)/.bench-installed
 	$(PY) benchmarks/run.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(CREWAI_VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) $(CREWAI_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

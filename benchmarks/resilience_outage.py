@@ -100,7 +100,10 @@ def main() -> None:
         f"{AGENTS} agents x {KEYS} keys, think {THINK_S:g} s; time scaled {args.scale:g}x; "
         f"options: {OPTIONS}"
     )
-    header = f"{'outage':7} {'options':8} {'calls':>6} {'answered':>9} {'stale':>6} {'errors':>7} {'timeouts':>9} {'loads':>6} {'p99 s':>6} {'max s':>6}"
+    header = (
+        f"{'outage':7} {'options':8} {'calls':>6} {'answered':>9} {'stale':>6} {'errors':>7} "
+        f"{'timeouts':>9} {'loads':>6} {'p99 s':>6} {'max s':>6}"
+    )
     print(header)
     for outage in ("raise", "hang"):
         for resilient in (False, True):

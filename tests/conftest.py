@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import FakeClock
 
 import agent_cache
 from agent_cache.core.wrappers import REFERENCE_PATH_ENV
+from helpers import FakeClock
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +42,8 @@ BEHAVIOUR_SUITE = {
     "test_invalidation_consistency", "test_keys", "test_loop_detection", "test_metrics",
     "test_seed_scenarios", "test_sessions", "test_singleflight", "test_ttl_lru",
     "test_validation", "test_warmup", "test_core_correctness", "test_async_cache_compat",
-    "test_disk_agent_cache", "test_l2_remaining_ttl", "test_resilience",
+    "test_disk_agent_cache", "test_l2_remaining_ttl", "test_agent_signatures", "test_sync_tools",
+    "test_conversations", "test_resilience",
 }
 
 
@@ -71,6 +72,7 @@ def cache_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import SimpleSpanProcessor
         from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
         from otel_globals import install_providers, uninstall_providers
 
         tracer_provider = TracerProvider()

@@ -12,9 +12,8 @@ import asyncio
 import gc
 import warnings
 
-from helpers import Gate, guarded
-
 from agent_cache import AsyncCache, AsyncLRU, AsyncTTL, MemoryBackend
+from helpers import Gate, guarded
 
 
 async def test_set_and_delete_work_without_await():

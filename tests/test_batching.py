@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import guarded, settle
 
 from agent_cache import AsyncCache, BatchLoadError
+from helpers import guarded, settle
 
 
 class Boom(Exception):

@@ -15,7 +15,6 @@ import logging
 import threading
 
 import pytest
-from helpers import Gate, guarded
 
 from agent_cache import (
     AgentCache,
@@ -29,7 +28,7 @@ from agent_cache import (
     ReentrantLoadError,
 )
 from agent_cache.errors import ConfigurationTypeError, ConfigurationValueError
-
+from helpers import guarded
 
 # --- keys never collide ------------------------------------------------------------------
 
@@ -273,7 +272,7 @@ def test_a_batch_left_pending_by_a_closed_loop_does_not_hang_later_batches():
         return {k: k * 2 for k in keys}
 
     loop = asyncio.new_event_loop()
-    loop.create_task(cache.get(1, batch_loader=batch))
+    loop.create_task(cache.get(1, batch_loader=batch))  # noqa: RUF006 (abandoned on purpose with its loop)
     loop.run_until_complete(asyncio.sleep(0))  # queued in a batch whose timer belongs to `loop`
     loop.close()
 

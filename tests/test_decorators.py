@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import Gate, guarded
 
 from agent_cache import AgentCache, AgentCacheInvalidator, AsyncLRU, AsyncTTL
+from helpers import Gate, guarded
 
 
 def counting(decorator):

@@ -181,7 +181,7 @@ async def test_concurrent_writers_do_not_corrupt(db: Path) -> None:
             await b.close()
             assert b.stats["errors"] == 0, b.stats
         asyncio.run(main(sys.argv[2]))
-    """ % n
+    """ % n  # noqa: UP031 (the script's own f-strings use braces)
     children = [run_python(writer, str(db), f"p{j}") for j in range(3)]
     local = [DiskBackend(db, codec=JsonCodec()) for _ in range(2)]  # two connections in-process too
     await asyncio.gather(*(local[i % 2].set(k(f"l-{i}"), ["l", i], None) for i in range(n)))

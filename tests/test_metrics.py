@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import Gate, counted, guarded
 
 import agent_cache
 from agent_cache import (
@@ -17,6 +16,7 @@ from agent_cache import (
     AsyncLRU,
     get_metrics,
 )
+from helpers import Gate, counted, guarded
 
 ZERO_GLOBAL = {"hits": 0, "misses": 0, "coalesced": 0, "invalidations": 0, "loop_detections": 0, "hit_rate": 0.0}
 

@@ -22,22 +22,22 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from helpers import FakeClock
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from otel_globals import install_providers, uninstall_providers
 
 import agent_cache
 from agent_cache import AgentCache, AgentCacheInvalidator, AgentCacheSession, AsyncLRU, AsyncTTL
 from agent_cache.core.wrappers import REFERENCE_PATH_ENV
+from helpers import FakeClock
+from otel_globals import install_providers, uninstall_providers
 
 KEYS = st.integers(min_value=0, max_value=3)
 CACHED = ["lru", "ttl", "tool", "sttl", "rtool"]
 OPS = st.one_of(
-    st.tuples(st.just("call"), st.sampled_from(CACHED + ["stool"]), KEYS, st.booleans()),
+    st.tuples(st.just("call"), st.sampled_from([*CACHED, "stool"]), KEYS, st.booleans()),
     st.tuples(st.just("set"), st.sampled_from(CACHED), KEYS, st.sampled_from([None, 1.0, 5.0])),
     st.tuples(st.just("delete"), st.sampled_from(CACHED), KEYS),
     st.tuples(st.just("clear"), st.sampled_from(CACHED)),

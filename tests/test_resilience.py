@@ -16,7 +16,6 @@ import math
 from typing import Any
 
 import pytest
-from helpers import FakeClock, guarded, settle
 
 from agent_cache import (
     AgentCache,
@@ -29,6 +28,7 @@ from agent_cache import (
     LoadTimeoutError,
 )
 from agent_cache.errors import ConfigurationTypeError, ConfigurationValueError
+from helpers import FakeClock, guarded, settle
 
 TTL = 10.0
 T = 0.05  # a real load timeout, short: loaders that hang never finish on their own

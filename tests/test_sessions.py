@@ -13,10 +13,10 @@ import uuid
 import weakref
 
 import pytest
-from helpers import Gate, allocated_growth, counted, guarded, settle
 
 from agent_cache import AgentCache, AgentCacheSession, get_current_session
 from agent_cache.agent.registry import registry
+from helpers import Gate, allocated_growth, counted, guarded, settle
 
 
 def session_ticket_tool():

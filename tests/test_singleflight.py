@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import Gate, guarded, settle
 
 from agent_cache import AgentCache, AsyncCache, AsyncLRU
+from helpers import Gate, guarded, settle
 
 
 @pytest.mark.parametrize("maxsize", [128, 0, None])

@@ -19,15 +19,19 @@ so each call touches a handful of entries, not the window.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from collections.abc import Hashable
 from itertools import islice
-from typing import Hashable, NamedTuple
+from typing import NamedTuple
 
 from ..telemetry import names as tn
 
 
 class Finding(NamedTuple):
+    """A loop: its ``kind``, a ``message`` for the developer and one for the model."""
+
     kind: str
     message: str
+    for_model: str = ""
 
 
 class CallLog:
@@ -96,18 +100,31 @@ class CallLog:
             if previous != tool and self.same_run > self.max_cycle:
                 # The streak whose bookkeeping we skipped just ended: its last `window`
                 # positions are all `previous`, which is all later checks can look at.
-                self.recent[previous] = list(range(n - self.max_cycle, n))
+                # (same_run > max_cycle >= 0 means earlier calls: previous is not None)
+                self.recent[previous] = list(range(n - self.max_cycle, n))  # type: ignore[index]
             self.same_run = self.same_run + 1 if previous == tool else 1
             cycle = self._track_cycles(tool, n)
         if n + 1 > self.max_depth:
-            return Finding(tn.LOOP_MAX_DEPTH, f"Execution depth exceeded: {n + 1} > {self.max_depth}")
+            return Finding(
+                tn.LOOP_MAX_DEPTH,
+                f"Execution depth exceeded: {n + 1} > {self.max_depth}",
+                f"you have made {n + 1} tool calls in this conversation, more than the {self.max_depth} "
+                "allowed; stop calling tools and answer with what you have",
+            )
         if repeats > self.max_repeats:
             return Finding(
                 tn.LOOP_REPEAT,
                 f"Tool '{tool}' called {repeats} times with same arguments (limit: {self.max_repeats})",
+                f"you called {tool} with the same arguments {repeats} times; stop repeating it and "
+                "use the result you already have",
             )
         if cycle is not None:
-            return Finding(tn.LOOP_CYCLE, f"Cycle detected: {' -> '.join(cycle)}")
+            path = " -> ".join(cycle)
+            return Finding(
+                tn.LOOP_CYCLE,
+                f"Cycle detected: {path}",
+                f"you are calling {path} over and over; stop the cycle and answer with what you have",
+            )
         return None
 
     def _track_cycles(self, tool: str, n: int) -> list[str] | None:
@@ -131,9 +148,12 @@ class CallLog:
             last_match[distance] = n
             # A cycle of length L: the last L calls repeat the L before, and are not all
             # the same tool (that is a repeat, not a cycle).
-            if n - run_start[distance] + 1 >= distance and self.same_run < distance:
-                if not found or distance < found:
-                    found = distance
+            if (
+                n - run_start[distance] + 1 >= distance
+                and self.same_run < distance
+                and (not found or distance < found)
+            ):
+                found = distance
         kept.append(n)
         self.recent[tool] = kept
         if not found:

@@ -27,7 +27,7 @@ class ResourceGroup:
         self.scope = scope
         # Weak: a tool defined in a short-lived scope (a test, a plugin) must not keep its
         # cache alive here, nor slow down every later invalidation of the resource.
-        self.caches: "weakref.WeakSet[AsyncCache]" = weakref.WeakSet()
+        self.caches: weakref.WeakSet[AsyncCache] = weakref.WeakSet()
 
     def add(self, cache: AsyncCache) -> None:
         self.caches.add(cache)
@@ -55,7 +55,7 @@ class AgentRegistry:
 
     def __init__(self) -> None:
         self.groups: dict[str, ResourceGroup] = {}
-        self.tool_stats: "weakref.WeakSet[CacheStats]" = weakref.WeakSet()
+        self.tool_stats: weakref.WeakSet[CacheStats] = weakref.WeakSet()
         self.invalidations = 0
         self.loop_detections = 0
 
@@ -81,6 +81,9 @@ class AgentRegistry:
         self.invalidations = 0
         self.loop_detections = 0
         tel.reset_counters()
+        from .conversations import conversations  # (imports the registry itself)
+
+        conversations.clear()
 
 
 registry = AgentRegistry()

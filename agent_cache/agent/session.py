@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any, Hashable
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
 
 from ..core.cache import AsyncCache
+from ..core.stats import SessionStats
+from ..core.sync_bridge import run_sync
+from ..core.validation import check_choice, check_positive_int, check_ttl
 from ..telemetry import names as tn
 from ..telemetry import runtime as tel
 from ..telemetry import spans
-from ..core.validation import check_choice, check_positive_int
-from ..core.stats import SessionStats
 from .context import current_session
-from .errors import AgentLoopDetectedError
+from .conversations import ConversationState, conversations
+from .errors import AgentLoopDetectedError, SessionStateError
 from .loops import CallLog, Finding
 from .registry import ResourceGroup, registry
 
@@ -50,7 +53,15 @@ class AgentCacheSession:
         call), or ``"short_circuit"`` (skip the call, return the cached value or ``None``).
     :param name: the agent's name for the ``invoke_agent {name}`` span.
     :param max_cycle_length: longest tool cycle looked for (A→B is 2).
-    :param trace_limit: most recent calls kept by :meth:`get_execution_trace`.
+    :param trace_limit: most recent calls kept by :meth:`get_execution_trace` (and most
+        distinct calls remembered for the repeat check).
+    :param idle_timeout: seconds a *conversation* outlives its requests: the loop state,
+        trace and session-scoped caches stay under ``session_id`` after exit and continue
+        when a session with the same id is entered again, until idle this long. Default
+        ``None``: freed at exit. Concurrent entries of one conversation share its state.
+
+    Use ``async with`` in async code and plain ``with`` around sync entry points
+    (``run_sync``, ``graph.invoke``, ``crew.kickoff()``).
     """
 
     def __init__(
@@ -64,6 +75,7 @@ class AgentCacheSession:
         name: str | None = None,
         max_cycle_length: int = 10,
         trace_limit: int = 10_000,
+        idle_timeout: float | None = None,
     ) -> None:
         if session_id is not None and not isinstance(session_id, str):
             raise TypeError(f"session_id must be a str or None, got {type(session_id).__name__}")
@@ -75,32 +87,48 @@ class AgentCacheSession:
         self.max_cycle_length = check_positive_int("max_cycle_length", max_cycle_length)
         self.name = name or "agent"
         self._trace_limit = check_positive_int("trace_limit", trace_limit)
+        self.idle_timeout = check_ttl("idle_timeout", idle_timeout)
         self.stats = SessionStats()
         self.is_open = False  # between __aenter__ and __aexit__
         self._warned_depth = False
-        self._reset_state()
-        self._earlier_tool_calls = 0  # calls of earlier `async with` blocks, whose logs are freed
+        self._bind(self._new_state())
+        self._calls_at_entry = 0
+        self._earlier_tool_calls = 0  # calls of earlier `with` blocks
         self._token: Any = None
         self._span: Any = None
         self._span_token: Any = None
 
-    def _reset_state(self) -> None:
-        self.calls = CallLog(
+    def _new_state(self) -> ConversationState:
+        calls = CallLog(
             self.loop_detection,
             self.max_tool_repeats,
             self.max_execution_depth,
             self.max_cycle_length,
             self._trace_limit,
         )
-        self.record_call = self.calls.record  # bound once: tool wrappers call it per call
-        self._caches: dict[Any, AsyncCache] = {}
-        self._groups: dict[str, ResourceGroup] = {}
+        return ConversationState(calls, self.idle_timeout)
+
+    def _bind(self, state: ConversationState) -> None:
+        """Point the attributes the tool wrappers read at ``state`` (no indirection per call)."""
+        self._state = state
+        self.calls = state.calls
+        self.record_call = state.calls.record  # bound once: tool wrappers call it per call
+        self._caches = state.caches
+        self._groups = state.groups
 
     # -- context manager ------------------------------------------------------------------------
 
-    async def __aenter__(self) -> "AgentCacheSession":
+    def _enter(self) -> AgentCacheSession:
         if self._token is not None:
-            raise RuntimeError("this AgentCacheSession is already active; create a new one")
+            raise SessionStateError(
+                "this AgentCacheSession is already active; enter another AgentCacheSession with the "
+                "same session_id to share its conversation"
+            )
+        if self.idle_timeout is None:
+            self._bind(self._new_state())
+        else:
+            self._bind(conversations.acquire(self.session_id, self._new_state))
+        self._calls_at_entry = self.calls.count
         self._token = current_session.set(self)
         self.is_open = True
         tel.session_started()
@@ -117,39 +145,67 @@ class AgentCacheSession:
             )
         return self
 
+    async def __aenter__(self) -> AgentCacheSession:
+        return self._enter()
+
+    def __enter__(self) -> AgentCacheSession:
+        """``with AgentCacheSession(...)`` for sync entry points (``run_sync``, ``invoke``,
+        ``kickoff``): it works in threads, around sync and async tools alike."""
+        return self._enter()
+
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        self.is_open = False  # first: tasks that outlive the session stop using it now
+        caches = self._leave()
         try:
-            await self._release()
+            for cache in caches:
+                if cache.backend is not None:
+                    await cache._backend_clear()
         finally:
-            try:
-                current_session.reset(self._token)
-            except ValueError:  # exited from another context than it entered
-                current_session.set(None)
-            self._token = None
-            tel.session_ended()
-            if self._span is not None:
-                span, self._span = self._span, None
-                spans.close_span(
-                    span,
-                    self._span_token,
-                    {
-                        tn.ATTR_SESSION_TOOL_CALLS: self.tool_calls,
-                        tn.ATTR_SESSION_HITS: self.stats.hits,
-                        tn.ATTR_SESSION_MISSES: self.stats.misses + self.stats.coalesced,
-                    },
-                    exc,
-                )
+            self._close(exc)
         return False
 
-    async def _release(self) -> None:
-        caches = list(self._caches.values())
-        self._earlier_tool_calls += self.calls.count
-        self._reset_state()
-        for cache in caches:
-            cache.drop_all()
-            if cache.backend is not None:
-                await cache._backend_clear()
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        caches = self._leave()
+        try:
+            tiered = [cache for cache in caches if cache.backend is not None]
+            if tiered:
+                run_sync(lambda: _clear_tiers(tiered))
+        finally:
+            self._close(exc)
+        return False
+
+    def _leave(self) -> list[AsyncCache]:
+        """Stop serving this entry; return the caches whose state was freed."""
+        self.is_open = False  # first: tasks that outlive the session stop using it now
+        self._earlier_tool_calls += self.calls.count - self._calls_at_entry
+        state = self._state
+        if self.idle_timeout is None:
+            freed = state.free()
+            self._bind(self._new_state())  # the trace and loop state go with it
+            self._calls_at_entry = 0
+        else:  # the conversation lives on (until idle for idle_timeout)
+            conversations.release(state)
+            freed = []
+        return freed
+
+    def _close(self, exc: BaseException | None) -> None:
+        try:
+            current_session.reset(self._token)
+        except ValueError:  # exited from another context than it entered
+            current_session.set(None)
+        self._token = None
+        tel.session_ended()
+        if self._span is not None:
+            span, self._span = self._span, None
+            spans.close_span(
+                span,
+                self._span_token,
+                {
+                    tn.ATTR_SESSION_TOOL_CALLS: self.tool_calls,
+                    tn.ATTR_SESSION_HITS: self.stats.hits,
+                    tn.ATTR_SESSION_MISSES: self.stats.misses + self.stats.coalesced,
+                },
+                exc,
+            )
 
     # -- public -----------------------------------------------------------------------------------
 
@@ -176,7 +232,8 @@ class AgentCacheSession:
     @property
     def tool_calls(self) -> int:
         """Tool calls made in this session (kept after it ends, like the other counters)."""
-        return self._earlier_tool_calls + self.calls.count
+        current = self.calls.count - self._calls_at_entry if self.is_open else 0
+        return self._earlier_tool_calls + current
 
     @property
     def active(self) -> bool:
@@ -187,7 +244,7 @@ class AgentCacheSession:
 
     # -- used by the decorators ----------------------------------------------------------------------
 
-    def cache_for(self, tool: "CachedTool") -> AsyncCache:
+    def cache_for(self, tool: CachedTool) -> AsyncCache:
         """This session's cache for a session-scoped tool (created on first use)."""
         cache = self._caches.get(tool)
         if cache is None:
@@ -215,7 +272,8 @@ class AgentCacheSession:
         """A tool call waited on its own in-flight result (it would deadlock): report it as
         a loop of kind ``reentrant``. Returns True to short-circuit, False to run uncached."""
         message = f"Tool '{tool}' called itself with the same arguments while computing them"
-        return self.handle_loop(Finding(tn.LOOP_REENTRANT, message), tool, span)
+        for_model = f"{tool} called itself with the same arguments; do not call it from inside itself"
+        return self.handle_loop(Finding(tn.LOOP_REENTRANT, message, for_model), tool, span)
 
     def handle_loop(self, finding: Finding, tool: str, span: Any) -> bool:
         if finding.kind == tn.LOOP_MAX_DEPTH and self.on_loop == "warn":
@@ -236,8 +294,16 @@ class AgentCacheSession:
             if target is not None:
                 spans.add_event(target, tn.EVENT_LOOP_DETECTED, event)
         if self.on_loop == "raise":
-            raise AgentLoopDetectedError(finding.message, kind=finding.kind, tool=tool, session_id=self.session_id)
+            raise AgentLoopDetectedError(
+                finding.message, kind=finding.kind, tool=tool, session_id=self.session_id,
+                for_model=finding.for_model,
+            )
         if self.on_loop == "warn":
             logger.warning("Agent loop detected in session %s: %s", self.session_id, finding.message)
             return False
         return True
+
+
+async def _clear_tiers(caches: list[AsyncCache]) -> None:
+    for cache in caches:
+        await cache._backend_clear()

@@ -4,28 +4,102 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from functools import partial
-from typing import Any, Awaitable, Callable, Hashable, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast, overload
 
 from ..core.cache import AsyncCache
-from ..core.keys import make_key
 from ..core.resilience import build_policy
 from ..core.stats import CacheStats
 from ..core.store import Clock
+from ..core.sync_bridge import is_async_callable, shim_for, sync_facade
 from ..core.unkeyable import UnkeyableWarning
-from ..core.validation import check_maxsize, check_non_negative_int, check_ttl
+from ..core.validation import check_callable, check_maxsize, check_non_negative_int, check_ttl
 from ..core.wrappers import build_tool_wrapper, key_or_none
-from ..errors import ReentrantLoadError
-from ..telemetry import gate
+from ..errors import ConfigurationTypeError, ReentrantLoadError, UnkeyableArgumentError
+from ..telemetry import gate, spans
 from ..telemetry import names as tn
 from ..telemetry import runtime as tel
-from ..telemetry import spans
 from .context import current_session, live_session
 from .registry import registry
+from .signature import SignatureKey
 from .tool_common import ToolBase
 
-F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+if TYPE_CHECKING:
+    from .loops import Finding
+    from .session import AgentCacheSession
+
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 logger = logging.getLogger("agent_cache")
+
+
+class CachedToolFunction(Protocol[P, R_co]):
+    """What ``@AgentCache(...)`` returns: the tool, with the decorated function's
+    parameters, plus its handles. (At run time a plain function carrying these attributes.)
+
+    ::
+
+        @AgentCache(resource="cart")
+        async def get_cart(user_id: str) -> Cart: ...
+
+        cart = await get_cart("u1")           # Cart
+        get_cart.get_metrics()["hit_rate"]
+        get_cart.cache                        # AsyncCache (None for scope="session")
+    """
+
+    @property
+    def cache(self) -> AsyncCache | None:
+        """The tool's cache for ``scope="global"``; ``None`` for ``scope="session"`` (one per session)."""
+        ...
+
+    @property
+    def resource(self) -> str: ...
+
+    @property
+    def scope(self) -> str: ...
+
+    @property
+    def tool_name(self) -> str: ...
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Awaitable[R_co]: ...
+
+    def get_metrics(self) -> dict[str, Any]:
+        """The tool's counters across its caches (``hits``, ``misses``, ``hit_rate``, ...)."""
+        ...
+
+    def call_key(self, *args: P.args, **kwargs: P.kwargs) -> Hashable:
+        """The key a call with these arguments is stored under (bound to the signature)."""
+        ...
+
+    # A tool that is a method binds like any function; a ParamSpec cannot drop ``self``,
+    # so the bound form takes any arguments.
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> CachedToolFunction[P, R_co]: ...
+    @overload
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> BoundCachedToolFunction[R_co]: ...
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> Any: ...
+
+
+class BoundCachedToolFunction(Protocol[R_co]):
+    """A :class:`CachedToolFunction` reached through an instance (a tool method)."""
+
+    @property
+    def cache(self) -> AsyncCache | None: ...
+
+    @property
+    def resource(self) -> str: ...
+
+    @property
+    def scope(self) -> str: ...
+
+    @property
+    def tool_name(self) -> str: ...
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Awaitable[R_co]: ...
+
+    def get_metrics(self) -> dict[str, Any]: ...
 
 
 class AgentCache:
@@ -48,6 +122,12 @@ class AgentCache:
     :param name: the tool name on spans and metrics (default: the function's ``__qualname__``).
     :param record_arguments: put arguments and results on spans (default: off, or the
         ``AGENT_CACHE_RECORD_ARGUMENTS`` environment variable).
+    :param ignore: names of parameters left out of the key however they are passed
+        (``("request_id",)``). Unknown names fail at decoration.
+    :param key: ``key(**arguments) -> key``: the callable receives the call's arguments by
+        name (bound to the tool's signature) and returns the key, e.g.
+        ``key=lambda city, units="c": city.lower()``. It may name a context parameter to
+        key by something the context carries (the caller's identity).
     :param clock: the monotonic clock TTLs are measured with (tests inject a fake one).
     :param stale_while_revalidate: seconds past ``ttl`` during which a call answers the old
         result at once (``agent_cache.result="stale"``) and refreshes it in the background.
@@ -56,6 +136,13 @@ class AgentCache:
     :param load_timeout: most seconds a call waits for the tool to run (its own run or one
         it shares), then the stale result or :class:`~agent_cache.errors.LoadTimeoutError`.
         Session-scoped tools honour all three (see :mod:`agent_cache.core.resilience`).
+
+    Keys follow the signature: ``get_cart("u1")`` and ``get_cart(user_id="u1")`` are one
+    entry, and framework context parameters (openai-agents ``RunContextWrapper``, pydantic-ai
+    ``RunContext``, LangGraph ``InjectedState``/``RunnableConfig``/``ToolRuntime``, MCP and
+    fastmcp ``Context``) are never part of a key. A tool whose result depends on the context
+    (per-user ``deps``, the caller's identity) must say so with ``key=``, or one user's
+    result is served to another.
     """
 
     def __init__(
@@ -69,11 +156,19 @@ class AgentCache:
         *,
         name: str | None = None,
         record_arguments: bool | None = None,
+        ignore: Iterable[str] = (),
+        key: Callable[..., Any] | None = None,
         clock: Clock | None = None,
         stale_while_revalidate: float = 0,
         stale_if_error: float = 0,
         load_timeout: float | None = None,
     ) -> None:
+        if isinstance(ignore, str):
+            raise ConfigurationTypeError("ignore must be a tuple of parameter names, e.g. ignore=('request_id',)")
+        self.ignore = tuple(ignore)
+        if key is not None and not callable(key):
+            raise ConfigurationTypeError(f"key must be callable, got {type(key).__name__}")
+        self.key = key
         self.resource = resource
         self.scope = scope
         self.ttl = check_ttl("ttl", ttl)
@@ -87,8 +182,13 @@ class AgentCache:
         # Fail at decoration time, not at the first call.
         ToolBase._check_labels(resource, scope)
 
-    def __call__(self, func: F) -> F:
-        return cast(F, CachedTool(func, self).wrapper)
+    def __call__(self, func: Callable[P, Awaitable[R]]) -> CachedToolFunction[P, R]:
+        """Cache ``func``; a plain ``def`` tool gets a plain function back with the same
+        behaviour (caching, single-flight across threads, sessions, loop checks, spans)."""
+        if is_async_callable(func):
+            return cast("CachedToolFunction[P, R]", CachedTool(func, self).wrapper)
+        check_callable("AgentCache", func)
+        return cast("CachedToolFunction[P, R]", sync_facade(func, CachedTool(shim_for(func), self).wrapper))
 
 
 class CachedTool(ToolBase):
@@ -105,16 +205,31 @@ class CachedTool(ToolBase):
         self.namespace = f"{self.resource}/{self.tool_name}"
         self.stats = CacheStats(self.resource, self.scope)
         self.warn_unkeyable = UnkeyableWarning(f"tool {self.tool_name!r}", func)
+        self.key = SignatureKey(func, owner=f"tool {self.tool_name!r}", skip=self.skip,
+                                ignore=config.ignore, key_fn=config.key)
+        #: a plain positional call cannot use its argument tuple as the key
+        self.always_key = not self.key.plain
+        self.warned_outside_session = False
         registry.tool_stats.add(self.stats)
         self.cache: AsyncCache | None = None
         if self.scope == tn.SCOPE_GLOBAL:
             self.cache = self.new_cache(self.namespace, self.scope)
             registry.group(self.resource, self.scope).add(self.cache)
-        wrapper = functools.wraps(func)(build_tool_wrapper(self))
-        wrapper.get_metrics = self.stats.as_dict  # type: ignore[attr-defined]
-        wrapper.cache = self.cache  # type: ignore[attr-defined]
+        # Any: the handles are plain function attributes (see CachedToolFunction).
+        wrapper: Any = functools.wraps(func)(build_tool_wrapper(self))
+        wrapper.get_metrics = self.stats.as_dict
+        wrapper.cache = self.cache
+        wrapper.call_key = self.call_key
         self.wrapper = self.attach(wrapper)
         tel.track(self.stats, self.wrapper)
+
+    def call_key(self, *args: Any, **kwargs: Any) -> Hashable:
+        """The key ``tool(*args, **kwargs)`` is stored under (bound to the signature), for
+        ``AgentCacheInvalidator(key_fn=...)`` or ``tool.cache.delete(...)``."""
+        key = key_or_none(self, args, kwargs)
+        if key is None:
+            raise UnkeyableArgumentError(f"tool {self.tool_name!r}: these arguments have no key (calls bypass)")
+        return key
 
     def new_cache(self, namespace: str, scope: str) -> AsyncCache:
         """A cache for this tool's entries (the global one, or one session's)."""
@@ -132,20 +247,16 @@ class CachedTool(ToolBase):
 
     # -- the plan the wrapper factory builds from ------------------------------------------
 
-    def key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable:
-        skip = self.skip
-        return make_key(args[skip:] if skip else args, kwargs)
-
     @property
     def global_cache(self) -> AsyncCache | None:
         return self.cache
 
     current_session = staticmethod(current_session.get)
 
-    def session_cache(self, session: Any) -> AsyncCache:
+    def session_cache(self, session: AgentCacheSession) -> AsyncCache:
         return session.cache_for(self)
 
-    def on_loop(self, session: Any, finding: Any) -> bool:
+    def on_loop(self, session: AgentCacheSession, finding: Finding) -> bool:
         return bool(session.handle_loop(finding, self.tool_name, None))
 
     def divert(self) -> bool:
@@ -169,7 +280,12 @@ class CachedTool(ToolBase):
             spans.close_span(span, token, None, error)
 
     async def _call(
-        self, key: Hashable | None, args: tuple[Any, ...], kwargs: dict[str, Any], session: Any, span: Any
+        self,
+        key: Hashable | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        session: AgentCacheSession | None,
+        span: Any,
     ) -> Any:
         if key is None:
             key = key_or_none(self, args, kwargs)
@@ -183,6 +299,13 @@ class CachedTool(ToolBase):
             if cache is None:
                 cache = session.cache_for(self)
         elif cache is None:  # session scope, but no session: nothing to scope the entry to
+            if not self.warned_outside_session:
+                self.warned_outside_session = True
+                logger.warning(
+                    "agent_cache: session-scoped tool %r called outside any open AgentCacheSession "
+                    "(or after its session ended); it runs uncached (counted as bypass)",
+                    self.tool_name,
+                )
             return await self._bypass(args, kwargs, session, span)
         entry = cache.store.fresh(key)
         if entry is not None:
@@ -193,7 +316,9 @@ class CachedTool(ToolBase):
             return entry[0]
         return await self.miss(cache, key, args, kwargs, session, span)
 
-    async def _bypass(self, args: tuple[Any, ...], kwargs: dict[str, Any], session: Any, span: Any) -> Any:
+    async def _bypass(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], session: AgentCacheSession | None, span: Any
+    ) -> Any:
         self.stats.bypasses += 1
         if session is not None:
             session.stats.bypasses += 1
@@ -204,7 +329,12 @@ class CachedTool(ToolBase):
         return value
 
     async def miss(
-        self, cache: AsyncCache, key: Hashable, args: tuple[Any, ...], kwargs: dict[str, Any], session: Any,
+        self,
+        cache: AsyncCache,
+        key: Hashable,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        session: AgentCacheSession | None,
         span: Any = None,
     ) -> Any:
         if span is not None:  # known now, so a load that raises still says what it was
@@ -223,7 +353,12 @@ class CachedTool(ToolBase):
         return value
 
     async def _reentrant(
-        self, cache: AsyncCache, key: Hashable, args: tuple[Any, ...], kwargs: dict[str, Any], session: Any,
+        self,
+        cache: AsyncCache,
+        key: Hashable,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        session: AgentCacheSession,
         span: Any,
     ) -> Any:
         """The tool asked for its own in-flight result: a loop, reported through the session."""
@@ -231,7 +366,7 @@ class CachedTool(ToolBase):
             return self.short_circuit(cache, key, session, span)
         return await self._bypass(args, kwargs, session, span)  # warn: run it, uncached
 
-    def short_circuit(self, cache: AsyncCache, key: Hashable, session: Any, span: Any = None) -> Any:
+    def short_circuit(self, cache: AsyncCache, key: Hashable, session: AgentCacheSession, span: Any = None) -> Any:
         self.stats.short_circuits += 1
         session.stats.short_circuits += 1
         value = cache.peek(key, None)

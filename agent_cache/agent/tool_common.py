@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.naming import callable_name
 from ..core.validation import check_choice, check_coroutine_function, check_name
 from ..telemetry import names as tn
 from ..telemetry import runtime as tel
 from ..telemetry import spans
+
+if TYPE_CHECKING:
+    from .session import AgentCacheSession
+
+W = TypeVar("W", bound=Callable[..., Any])
 
 SCOPES = (tn.SCOPE_GLOBAL, tn.SCOPE_SESSION)
 _perf = time.perf_counter
@@ -18,7 +24,7 @@ _perf = time.perf_counter
 class ToolBase:
     """A decorated tool: its identity, labels and the pieces of its telemetry."""
 
-    def __init__(self, func: Callable, decorator: str, resource: Any, scope: Any,
+    def __init__(self, func: Callable[..., Awaitable[Any]], decorator: str, resource: Any, scope: Any,
                  tool_name: str | None, record_arguments: bool | None) -> None:
         check_coroutine_function(decorator, func)
         self.func = func
@@ -37,7 +43,9 @@ class ToolBase:
         check_name("resource", resource)
         check_choice("scope", scope, SCOPES)
 
-    def span_attributes(self, session: Any, args: tuple, kwargs: dict) -> dict[str, Any]:
+    def span_attributes(
+        self, session: AgentCacheSession | None, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
         attrs: dict[str, Any] = {
             tn.GEN_AI_OPERATION_NAME: tn.OP_EXECUTE_TOOL,
             tn.GEN_AI_TOOL_NAME: self.tool_name,
@@ -62,7 +70,7 @@ class ToolBase:
         if self._records_arguments():
             spans.set_attribute(span, tn.GEN_AI_TOOL_CALL_RESULT, tel.truncate(_safe_repr(value)))
 
-    async def run_body(self, args: tuple, kwargs: dict, result: str) -> Any:
+    async def run_body(self, args: tuple[Any, ...], kwargs: dict[str, Any], result: str) -> Any:
         """Run the tool itself, timing it for ``gen_ai.execute_tool.duration``."""
         if not tel.metrics_enabled():
             return await self.func(*args, **kwargs)
@@ -77,7 +85,8 @@ class ToolBase:
         tel.record(tel.tool_duration, _perf() - started, self._duration_attrs[result])
         return value
 
-    def attach(self, wrapper: Callable) -> Callable:
+    def attach(self, wrapper: W) -> W:
+        """Put the tool's labels on ``wrapper`` (read by users and by the typed handles)."""
         wrapper.resource = self.resource  # type: ignore[attr-defined]
         wrapper.scope = self.scope  # type: ignore[attr-defined]
         wrapper.tool_name = self.tool_name  # type: ignore[attr-defined]

@@ -25,8 +25,9 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from ..core.sentinel import MISSING
 from ._support import BackendSupport, namespace_of
@@ -116,7 +117,7 @@ class DiskBackend(BackendSupport):
         back is already taken off.
         """
         _check_str("key", key)
-        found = await self._submit("get", MISSING, self._get, key, self._clock())
+        found: Any = await self._submit("get", MISSING, self._get, key, self._clock())
         if found is MISSING:
             return MISSING
         value, expires_at = found

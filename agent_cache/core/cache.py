@@ -29,16 +29,15 @@ import asyncio
 import inspect
 import logging
 import time
-import weakref
+from collections.abc import Callable, Generator, Hashable, Mapping
 from functools import partial
 from types import CoroutineType
-from typing import Any, Awaitable, Callable, Generator, Hashable, Mapping
+from typing import Any
 
 from ..errors import ConfigurationTypeError, LoadTimeoutError, ReentrantLoadError
-from ..telemetry import gate
+from ..telemetry import gate, spans
 from ..telemetry import names as tn
 from ..telemetry import runtime as tel
-from ..telemetry import spans
 from .batching import Batcher, match_results
 from .keys import freeze, stable_key
 from .resilience import NO_POLICY, Policy, build_policy
@@ -51,7 +50,7 @@ from .validation import check_maxsize, check_positive_int, check_ttl, check_wind
 logger = logging.getLogger("agent_cache")
 
 Loader = Callable[[], Any]
-BatchLoader = Callable[[list], Any]
+BatchLoader = Callable[[list[Hashable]], Any]
 
 _perf = time.perf_counter
 _mono = time.monotonic  # load timeouts are real time, whatever clock measures TTLs
@@ -68,7 +67,7 @@ class Completion:
 
     __slots__ = ("_result", "_task")
 
-    def __init__(self, result: Any, task: "asyncio.Future[Any] | None" = None) -> None:
+    def __init__(self, result: Any, task: asyncio.Future[Any] | None = None) -> None:
         self._result = result
         self._task = task
 
@@ -484,7 +483,7 @@ class AsyncCache:
     ) -> None:
         try:
             await self._lead(key, loader, ttl, False, flight, span)
-        except Exception as exc:  # noqa: BLE001 - handed to every waiter already
+        except Exception as exc:
             # Recorded already (load_errors, the load span, load.duration's error.type);
             # nobody awaits this task, so log it here rather than as "never retrieved".
             logger.debug("agent_cache: background load in %s failed: %s", self.name, type(exc).__name__)
@@ -665,7 +664,7 @@ class AsyncCache:
             del self._batchers[(loop, fn)]  # no unbounded map of batch functions
         self._spawn(self._run_batch(fn, batch))
 
-    def _spawn(self, coro: Any) -> "asyncio.Task[Any]":
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -698,7 +697,7 @@ class AsyncCache:
             if not isinstance(exc, Exception):
                 raise
             return
-        for key, (ok, value) in zip(keys, outcomes):
+        for key, (ok, value) in zip(keys, outcomes, strict=True):
             flight, ttl, _ = batch[key]
             if self._flights.get(key) is flight:
                 del self._flights[key]
@@ -735,7 +734,7 @@ class AsyncCache:
             return Completion(removed)
         return Completion(removed, self._in_background(self._backend_call("delete", self._skey(key)), "delete"))
 
-    def _in_background(self, coro: Any, what: str) -> "asyncio.Future[Any] | None":
+    def _in_background(self, coro: Any, what: str) -> asyncio.Future[Any] | None:
         try:
             return self._spawn(coro)
         except RuntimeError:  # no running loop: nothing to schedule the tier's write on
@@ -811,7 +810,7 @@ class AsyncCache:
         (logged, never raised), so one bad key never stops start-up.
         """
         check_ttl("ttl", ttl)
-        items = [(k, loader) for k, loader in ((_hashable(k), l) for k, l in loaders.items())
+        items = [(k, loader) for k, loader in ((_hashable(k), ld) for k, ld in loaders.items())
                  if self._store.peek(k) is MISSING]
 
         async def one(key: Hashable, loader: Loader) -> None:
@@ -819,9 +818,9 @@ class AsyncCache:
             if flight is None or flight.abandoned():  # (a key already loading needs no warmup)
                 await self._lead(key, loader, ttl, lookup=False)
 
-        results = await asyncio.gather(*(one(k, l) for k, l in items), return_exceptions=True)
+        results = await asyncio.gather(*(one(k, ld) for k, ld in items), return_exceptions=True)
         failures: dict[Hashable, BaseException] = {}
-        for (key, _), result in zip(items, results):
+        for (key, _), result in zip(items, results, strict=True):
             if isinstance(result, BaseException):
                 if not isinstance(result, Exception):
                     raise result

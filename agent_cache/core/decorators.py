@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Awaitable, Callable, Hashable
 from functools import partial
-from typing import Any, Awaitable, Callable, Generic, Hashable, TypeVar, cast
+from typing import Any, ParamSpec, Protocol, TypeVar, cast, overload
 
 from ..errors import ConfigurationTypeError
 from ..telemetry import names as tn
@@ -20,23 +21,26 @@ from .keys import make_key
 from .naming import qualified_name
 from .resilience import Policy, build_policy
 from .store import Clock
+from .sync_bridge import is_async_callable, shim_for, sync_facade
 from .unkeyable import UnkeyableWarning
-from .validation import check_coroutine_function, check_maxsize, check_non_negative_int, check_ttl
+from .validation import check_callable, check_maxsize, check_non_negative_int, check_ttl
 from .wrappers import build_memoizer, key_or_none
 
+P = ParamSpec("P")
 R = TypeVar("R")
-F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+R_co = TypeVar("R_co", covariant=True)
 
 
 class MemoPlan:
     """How ``AsyncLRU``/``AsyncTTL`` key a call and answer it on the reference path."""
 
-    __slots__ = ("func", "cache", "skip", "warn_unkeyable")
+    __slots__ = ("func", "cache", "skip", "always_key", "warn_unkeyable")
 
     def __init__(self, func: Callable[..., Awaitable[Any]], cache: AsyncCache, skip: int) -> None:
         self.func = func
         self.cache = cache
         self.skip = skip
+        self.always_key = skip > 0
         self.warn_unkeyable = UnkeyableWarning(cache.name, func)
 
     def key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable:
@@ -71,14 +75,57 @@ class MemoPlan:
         return value
 
 
-class CachedFunction(Generic[R]):
-    """Type of what ``@AsyncLRU``/``@AsyncTTL`` return: the memoized coroutine function
-    plus its cache handles. (At run time the wrapper is a plain function carrying these
-    attributes; this class exists for type checkers.)"""
+class CachedFunction(Protocol[P, R_co]):
+    """What ``@AsyncLRU``/``@AsyncTTL`` return: the memoized coroutine function, with the
+    decorated function's parameters, plus its cache handles.
 
-    cache: AsyncCache
+    At run time the wrapper is a plain function carrying these attributes (no per-call
+    indirection); this protocol is how type checkers see it::
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Awaitable[R]: ...
+        @AsyncLRU(maxsize=128)
+        async def square(x: int) -> int: ...
+
+        await square(3)              # int
+        square.invalidate_cache(3)   # bool
+        square.get_metrics()["hits"]
+    """
+
+    @property
+    def cache(self) -> AsyncCache:
+        """The :class:`AsyncCache` behind the function."""
+        ...
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Awaitable[R_co]: ...
+
+    def get_metrics(self) -> dict[str, Any]:
+        """The cache's counters (``hits``, ``misses``, ``hit_rate``, ...)."""
+        ...
+
+    def invalidate_cache(self, *args: P.args, **kwargs: P.kwargs) -> bool:
+        """Drop the entry a call with these arguments would hit; whether one was removed."""
+        ...
+
+    def clear_cache(self) -> int:
+        """Drop every entry; how many were dropped."""
+        ...
+
+    # Used as a method, the wrapper binds like any function (``obj.method(x)``), and the
+    # handles stay reachable through the bound method. A ParamSpec cannot drop ``self``,
+    # so the bound form takes any arguments.
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> CachedFunction[P, R_co]: ...
+    @overload
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> BoundCachedFunction[R_co]: ...
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> Any: ...
+
+
+class BoundCachedFunction(Protocol[R_co]):
+    """A :class:`CachedFunction` reached through an instance (a memoized method)."""
+
+    @property
+    def cache(self) -> AsyncCache: ...
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Awaitable[R_co]: ...
 
     def get_metrics(self) -> dict[str, Any]: ...
 
@@ -87,10 +134,11 @@ class CachedFunction(Generic[R]):
     def clear_cache(self) -> int: ...
 
 
-def memoize(func: Callable[..., Awaitable[Any]], cache: AsyncCache, skip_args: int) -> Any:
+def memoize(func: Callable[P, Awaitable[R]], cache: AsyncCache, skip_args: int) -> CachedFunction[P, R]:
     """Wrap ``func`` so calls are answered from ``cache``; shared by both decorators."""
     plan = MemoPlan(func, cache, skip_args)
-    wrapper = functools.wraps(func)(build_memoizer(func, cache, plan))
+    # Any: the handles below are set as plain function attributes (see CachedFunction).
+    wrapper: Any = functools.wraps(func)(build_memoizer(func, cache, plan))
 
     def invalidate_cache(*args: Any, **kwargs: Any) -> bool:
         """Drop the entry this call would hit — the same arguments as the call, with
@@ -109,7 +157,7 @@ def memoize(func: Callable[..., Awaitable[Any]], cache: AsyncCache, skip_args: i
     wrapper.invalidate_cache = invalidate_cache
     wrapper.clear_cache = clear_cache
     wrapper.cache = cache
-    return wrapper
+    return cast("CachedFunction[P, R]", wrapper)
 
 
 def _check_no_use_cache_parameter(decorator: str, func: Callable[..., Any]) -> None:
@@ -162,9 +210,11 @@ class AsyncLRU:
         self.clock = clock
         self.policy: Policy | None = build_policy(0, 0, load_timeout, ttl=None, ttl_name="time_to_live")
 
-    def __call__(self, func: F) -> F:
+    def __call__(self, func: Callable[P, Awaitable[R]]) -> CachedFunction[P, R]:
+        """Memoize ``func``; a plain ``def`` function gets a plain function back, with the
+        same caching, single-flight across threads, and handles."""
         decorator = type(self).__name__
-        check_coroutine_function(decorator, func)
+        check_callable(decorator, func)
         _check_no_use_cache_parameter(decorator, func)
         cache = AsyncCache(
             maxsize=self.maxsize,
@@ -174,7 +224,9 @@ class AsyncLRU:
             clock=self.clock,
             **self.policy.options() if self.policy is not None else {},
         )
-        return cast(F, memoize(func, cache, self.skip_args))
+        if is_async_callable(func):
+            return memoize(func, cache, self.skip_args)
+        return cast("CachedFunction[P, R]", sync_facade(func, memoize(shim_for(func), cache, self.skip_args)))
 
 
 class AsyncTTL(AsyncLRU):

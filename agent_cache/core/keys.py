@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from typing import Any, Hashable
+from collections.abc import Hashable
+from typing import Any
 
 from ..errors import UnkeyableArgumentError
 
@@ -68,7 +69,7 @@ def freeze(value: Any) -> Hashable:
     """
     kind = type(value)
     if kind in _ATOMIC:
-        return value
+        return value  # type: ignore[no-any-return]  # an _ATOMIC type is hashable
     if kind is dict:
         return _freeze_dict(value)
     if kind is tuple:
@@ -78,7 +79,7 @@ def freeze(value: Any) -> Hashable:
     return _freeze_other(value)
 
 
-def _freeze_dict(value: dict) -> Hashable:
+def _freeze_dict(value: dict[Any, Any]) -> Hashable:
     items = [
         (k if type(k) in _ATOMIC else freeze(k), v if type(v) in _ATOMIC else freeze(v))
         for k, v in value.items()
@@ -109,7 +110,7 @@ def _freeze_other(value: Any) -> Hashable:
             f"an argument of type {type(value).__qualname__} is unhashable and has no by-value form",
             type_name=f"{type(value).__module__}.{type(value).__qualname__}",
         ) from None
-    return value
+    return value  # type: ignore[no-any-return]  # hash() just succeeded
 
 
 def freeze_safely(value: Any) -> Hashable:
@@ -139,8 +140,9 @@ def make_key(args: tuple[Any, ...], kwargs: dict[str, Any] | None = None) -> Has
 def _make_key(args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> Hashable:
     if kwargs:
         items = sorted(kwargs.items()) if len(kwargs) > 1 else kwargs.items()
-        return (
-            (args if not args else freeze(args))
+        # freeze() of a tuple is a tuple, which its declared return type (Hashable) cannot say.
+        return (  # type: ignore[no-any-return]
+            (args if not args else freeze(args))  # type: ignore[operator]
             + (KW_MARK,)
             + tuple([(k, v if type(v) in _ATOMIC else freeze(v)) for k, v in items])
         )

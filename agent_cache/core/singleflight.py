@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from typing import Any, Optional, Tuple
+from typing import Any
 
 #: How often a waiter on another loop's flight checks that the loop is still alive.
 FOREIGN_POLL_S = 0.05
@@ -53,11 +53,11 @@ class _Retry:
 
 RETRY: Any = _Retry()
 
-_Chain = Optional[Tuple["Flight", Any]]
+_Chain = tuple["Flight", Any] | None
 _LEADING: contextvars.ContextVar[_Chain] = contextvars.ContextVar("agent_cache_leading", default=None)
 
 
-def enter_lead(flight: "Flight") -> contextvars.Token[_Chain]:
+def enter_lead(flight: Flight) -> contextvars.Token[_Chain]:
     """Record that the current context is running ``flight``'s loader."""
     return _LEADING.set((flight, _LEADING.get()))
 
@@ -69,7 +69,7 @@ def exit_lead(token: contextvars.Token[_Chain]) -> None:
         pass
 
 
-def leads(flight: "Flight") -> bool:
+def leads(flight: Flight) -> bool:
     """Whether the current context is (transitively) running ``flight``'s loader."""
     node = _LEADING.get()
     while node is not None:
@@ -79,7 +79,7 @@ def leads(flight: "Flight") -> bool:
     return False
 
 
-def _settle(future: "asyncio.Future[Any]", value: Any, exc: BaseException | None) -> None:
+def _settle(future: asyncio.Future[Any], value: Any, exc: BaseException | None) -> None:
     if future.done():
         return
     if exc is None:
@@ -125,7 +125,7 @@ class Flight:
         """The leader's loop has closed: this flight will never settle by itself."""
         return self.loop.is_closed()
 
-    def join(self) -> "asyncio.Future[Any]":
+    def join(self) -> asyncio.Future[Any]:
         """A future on the caller's loop that settles with the outcome (or :data:`RETRY`)."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         waiters = self.waiters

@@ -27,7 +27,8 @@ read keep growing: cumulative counters must never go down.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..telemetry import names as tn
 
@@ -59,6 +60,7 @@ class Counters:
         "__weakref__",
     )
 
+    # Declared for the type checker only (no class attribute is created; the slots hold them).
     hits: int
     misses: int
     coalesced: int
@@ -126,7 +128,7 @@ class Counters:
         self._baseline = {}
 
     @classmethod
-    def total(cls, many: "list[Counters]") -> dict[str, Any]:
+    def total(cls, many: list[Counters]) -> dict[str, Any]:
         """:meth:`as_dict` of the sum of ``many``."""
         acc = Counters()
         for stats in many:
@@ -153,7 +155,13 @@ class CacheStats(Counters):
         "evicted_invalidated",
     )
 
-    COUNTED = Counters.COUNTED + ("l2_hits", "batches", "evicted_capacity", "evicted_expired", "evicted_invalidated")
+    l2_hits: int
+    batches: int
+    evicted_capacity: int
+    evicted_expired: int
+    evicted_invalidated: int
+
+    COUNTED = (*Counters.COUNTED, "l2_hits", "batches", "evicted_capacity", "evicted_expired", "evicted_invalidated")
 
     def __init__(self, resource: str, scope: str) -> None:
         super().__init__()
@@ -183,4 +191,7 @@ class SessionStats(Counters):
 
     __slots__ = ("invalidations", "loop_detections")
 
-    COUNTED = Counters.COUNTED + ("invalidations", "loop_detections")
+    invalidations: int
+    loop_detections: int
+
+    COUNTED = (*Counters.COUNTED, "invalidations", "loop_detections")

@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import Any, Callable, Hashable, List
+from collections.abc import Callable, Hashable
+from typing import Any
 
 from .sentinel import MISSING
 from .stats import CacheStats
 
 Clock = Callable[[], float]
-Entry = List[Any]
+Entry = list[Any]
 
 NEVER: float = float("inf")
 VALUE, EXPIRES, REF = 0, 1, 2

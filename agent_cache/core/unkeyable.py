@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import UnkeyableArgumentError
 from .keys import freeze_safely

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import inspect
 from numbers import Real
-from typing import Any, Callable
+from typing import Any, TypeVar, cast
 
 from ..errors import ConfigurationTypeError, ConfigurationValueError
+
+C = TypeVar("C")
 
 
 def check_maxsize(name: str, value: Any) -> int | None:
@@ -25,7 +27,7 @@ def check_ttl(name: str, value: Any) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, Real):
         raise ConfigurationTypeError(f"{name} must be a number of seconds > 0 or None, got {type(value).__name__}")
-    if not value > 0:
+    if not value > 0:  # type: ignore[operator]  # typeshed's numbers.Real declares no comparisons
         raise ConfigurationValueError(f"{name} must be > 0 seconds or None, got {value}")
     return float(value)
 
@@ -39,16 +41,16 @@ def check_non_negative_int(name: str, value: Any) -> int:
 
 
 def check_positive_int(name: str, value: Any) -> int:
-    check_non_negative_int(name, value)
-    if value == 0:
+    checked = check_non_negative_int(name, value)
+    if checked == 0:
         raise ConfigurationValueError(f"{name} must be > 0, got 0")
-    return value
+    return checked
 
 
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ConfigurationValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
-    return value
+    return cast(str, value)
 
 
 def check_name(name: str, value: Any) -> str:
@@ -57,7 +59,14 @@ def check_name(name: str, value: Any) -> str:
     return value
 
 
-def check_coroutine_function(name: str, func: Any) -> Callable:
+def check_callable(name: str, func: C) -> C:
+    """A decorator's target must be callable (``async def`` or plain ``def``)."""
+    if not callable(func):
+        raise ConfigurationTypeError(f"{name} must decorate a function, got {type(func).__name__}")
+    return func
+
+
+def check_coroutine_function(name: str, func: C) -> C:
     """Decorated tools must be ``async def`` functions (a sync one would block the loop)."""
     target = inspect.unwrap(func) if callable(func) else func
     if not (inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(target)):
@@ -72,7 +81,7 @@ def check_window_ms(name: str, value: Any) -> float:
     """A batching window in milliseconds: a finite number >= 0 (``inf``/NaN would hang)."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise ConfigurationTypeError(f"{name} must be a number of milliseconds, got {type(value).__name__}")
-    if not (0 <= value < float("inf")):  # also false for NaN
+    if not (0 <= value < float("inf")):  # type: ignore[operator]  # (as above) also false for NaN
         raise ConfigurationValueError(f"{name} must be a finite number >= 0, got {value}")
     return float(value)
 

@@ -19,8 +19,9 @@ the test suite runs the whole behaviour suite both ways and with an OTel SDK ins
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable, Hashable
 from functools import partial
-from typing import Any, Awaitable, Callable, Hashable, Protocol
+from typing import Any, Protocol
 
 from ..errors import UnkeyableArgumentError
 from ..telemetry import gate
@@ -39,13 +40,19 @@ def reference_path_forced() -> bool:
     return os.environ.get(REFERENCE_PATH_ENV, "").lower() in _TRUTHY
 
 
-class Plan(Protocol):
-    """What a decorated callable supplies to :func:`build`."""
+class Keyer(Protocol):
+    """What :func:`key_or_none` needs: whether a call always needs a key, and the key."""
 
-    skip: int
+    #: True when even a plain positional call needs :meth:`key` (skipped, context or
+    #: ignored parameters, ``key=``): its argument tuple is not its key
+    always_key: bool
 
     def key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable:
         """The key of a call that is not plain positional (raises UnkeyableArgumentError)."""
+
+
+class Plan(Keyer, Protocol):
+    """What a decorated callable supplies to :func:`build_memoizer` / :func:`build_tool_wrapper`."""
 
     def general(self, key: Hashable | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Awaitable[Any]:
         """The reference path for one call; ``key=None`` means: compute it (or bypass)."""
@@ -57,8 +64,9 @@ class Plan(Protocol):
 class SessionPlan(Plan, Protocol):
     """A plan whose caches and counts depend on the current agent session."""
 
-    #: the tool's one cache for global scope, else ``None`` (one cache per session)
-    global_cache: AsyncCache | None
+    @property
+    def global_cache(self) -> AsyncCache | None:
+        """The tool's one cache for global scope, else ``None`` (one cache per session)."""
     tool_name: str
 
     def current_session(self) -> Any:
@@ -73,7 +81,9 @@ class SessionPlan(Plan, Protocol):
     def short_circuit(self, cache: AsyncCache, key: Hashable, session: Any) -> Any:
         """The answer of a short-circuited call."""
 
-    def miss(self, cache: AsyncCache, key: Hashable, args: tuple[Any, ...], kwargs: dict[str, Any], session: Any) -> Awaitable[Any]:
+    def miss(
+        self, cache: AsyncCache, key: Hashable, args: tuple[Any, ...], kwargs: dict[str, Any], session: Any
+    ) -> Awaitable[Any]:
         """Load a missed key through ``cache``'s single flight."""
 
 
@@ -90,7 +100,6 @@ def build_memoizer(func: Body, cache: AsyncCache, plan: Plan, *, use_cache_keywo
     # cache.load (which decides); the hit rule inlined below is the same either way.
     lead = cache._lead if cache._policy is None else partial(_load_value, load)
     general = plan.general
-    skip = plan.skip
     keyer = plan.key
 
     async def share(key: Hashable, loader: Callable[[], Any]) -> Any:
@@ -135,7 +144,7 @@ def build_memoizer(func: Body, cache: AsyncCache, plan: Plan, *, use_cache_keywo
             return await lead(args, loader, None)
         return await share(args, loader)
 
-    return positional if skip == 0 else keyed
+    return keyed if plan.always_key else positional
 
 
 def build_tool_wrapper(plan: SessionPlan) -> Body:
@@ -148,7 +157,7 @@ def build_tool_wrapper(plan: SessionPlan) -> Body:
     on_loop = plan.on_loop
     short_circuit = plan.short_circuit
     miss = plan.miss
-    skip = plan.skip
+    always_key = plan.always_key
     keyer = plan.key
     tool_name = plan.tool_name
     global_cache = plan.global_cache
@@ -158,7 +167,7 @@ def build_tool_wrapper(plan: SessionPlan) -> Body:
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         if tracer_probe() is not None and active_tracer() is not None:
             return await general(None, args, kwargs)
-        if kwargs or skip:
+        if kwargs or always_key:
             try:
                 key = keyer(args, kwargs)
             except UnkeyableArgumentError:
@@ -194,7 +203,9 @@ def build_tool_wrapper(plan: SessionPlan) -> Body:
     return wrapper
 
 
-async def _load_value(load: Callable[..., Awaitable[tuple[Any, str]]], key: Hashable, loader: Callable[[], Any], ttl: float | None) -> Any:
+async def _load_value(
+    load: Callable[..., Awaitable[tuple[Any, str]]], key: Hashable, loader: Callable[[], Any], ttl: float | None
+) -> Any:
     value, _ = await load(key, loader, ttl)
     return value
 
@@ -208,10 +219,10 @@ def _reference(plan: Plan) -> Body:
     return wrapper
 
 
-def key_or_none(plan: Plan, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable | None:
+def key_or_none(plan: Keyer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable | None:
     """The call's key, or ``None`` when an argument cannot be keyed safely (bypass)."""
     try:
-        key = plan.key(args, kwargs) if (kwargs or plan.skip) else args
+        key = plan.key(args, kwargs) if (kwargs or plan.always_key) else args
         try:
             hash(key)
         except TypeError:

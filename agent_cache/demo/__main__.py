@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import signal
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import options, otel, report
 from .progress import Progress
@@ -25,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-async def _main(config: RunConfig, ns) -> int:
+async def _main(config: RunConfig, ns: argparse.Namespace) -> int:
     stop, abort = asyncio.Event(), asyncio.Event()
     _on_signals(stop, abort)
     try:

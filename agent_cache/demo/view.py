@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import AsyncIterator, TextIO
+from collections.abc import AsyncIterator
+from typing import TextIO
 
 from .progress import Progress, Snapshot, snapshot
 
@@ -40,11 +41,11 @@ def render_block(s: Snapshot) -> list[str]:
                 str(s.loads_avoided), str(s.invalidations), str(s.db_queries))
     else:
         vals = ("-", "-", "-", "-", "-", str(s.db_queries))
-    widths = [max(len(c), len(v)) for c, v in zip(cols, vals)]
+    widths = [max(len(c), len(v)) for c, v in zip(cols, vals, strict=True)]
     return [
         head,
-        "  " + "  ".join(c.rjust(w) for c, w in zip(cols, widths)),
-        "  " + "  ".join(v.rjust(w) for v, w in zip(vals, widths)),
+        "  " + "  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True)),
+        "  " + "  ".join(v.rjust(w) for v, w in zip(vals, widths, strict=True)),
         "  loops caught: " + _loops_text(s),
     ]
 

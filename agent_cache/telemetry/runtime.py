@@ -22,7 +22,8 @@ import os
 import threading
 import weakref
 from collections import defaultdict, deque
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from opentelemetry import metrics as otel_metrics
 from opentelemetry.metrics import CallbackOptions, Observation

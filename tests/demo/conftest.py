@@ -8,10 +8,10 @@ test modules then see the library's no-SDK path, as users without an SDK do.
 from __future__ import annotations
 
 import pytest
-from otel_globals import uninstall_providers
 
 import agent_cache
 from agent_cache.demo import otel as demo_otel
+from otel_globals import uninstall_providers
 
 
 @pytest.fixture(autouse=True)

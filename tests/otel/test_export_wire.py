@@ -9,13 +9,12 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from helpers import FakeClock
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from agent_cache import AgentCache, AgentCacheInvalidator, AgentCacheSession, AgentLoopDetectedError, LoadTimeoutError
 from agent_cache.telemetry import configure
-
+from helpers import FakeClock
 from otel_globals import uninstall_providers
 
 
@@ -28,7 +27,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
@@ -139,8 +138,8 @@ async def test_prometheus_endpoint_serves_expected_names(monkeypatch):
         handle.shutdown()
         uninstall_providers()
     lines = [line for line in text.splitlines() if line.startswith("agent_cache_requests_total{")]
-    assert any('agent_cache_resource="cart"' in l and 'agent_cache_result="hit"' in l and l.endswith(" 1.0")
-               for l in lines), lines
+    assert any('agent_cache_resource="cart"' in line and 'agent_cache_result="hit"' in line and line.endswith(" 1.0")
+               for line in lines), lines
     assert "agent_cache_load_duration_seconds_bucket{" in text
 
 
@@ -175,7 +174,7 @@ async def test_prometheus_endpoint_serves_stale_results_and_load_timeouts(monkey
         handle.shutdown()
         uninstall_providers()
     lines = text.splitlines()
-    assert any(l.startswith("agent_cache_requests_total{") and 'agent_cache_result="stale"' in l
-               and 'agent_cache_resource="rates"' in l and l.endswith(" 1.0") for l in lines), lines
-    assert any(l.startswith("agent_cache_load_timeouts_total{") and 'agent_cache_resource="rates"' in l
-               and l.endswith(" 2.0") for l in lines), [l for l in lines if "timeouts" in l]
+    assert any(line.startswith("agent_cache_requests_total{") and 'agent_cache_result="stale"' in line
+               and 'agent_cache_resource="rates"' in line and line.endswith(" 1.0") for line in lines), lines
+    assert any(line.startswith("agent_cache_load_timeouts_total{") and 'agent_cache_resource="rates"' in line
+               and line.endswith(" 2.0") for line in lines), [line for line in lines if "timeouts" in line]

@@ -11,10 +11,10 @@ from typing import Any
 
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.trace import INVALID_SPAN_CONTEXT, NonRecordingSpan
-from otel_globals import install_providers, uninstall_providers
 
 from agent_cache import AgentCache, AgentCacheInvalidator, AgentCacheSession, AsyncCache
 from agent_cache.telemetry import gate
+from otel_globals import install_providers, uninstall_providers
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import FakeClock, guarded, settle
 from opentelemetry.trace import StatusCode
 
 from agent_cache import AgentCache, AsyncCache, LoadTimeoutError
 from agent_cache.telemetry import names as tn
+from helpers import FakeClock, guarded, settle
 
 TTL = 10.0
 
@@ -124,7 +124,7 @@ async def test_each_lookup_has_exactly_one_result_in_agent_cache_requests(otel):
         return calls
 
     lookups = 0
-    for step in range(12):
+    for _ in range(12):
         try:
             await cache.get("k", loader=load)
         except Down:

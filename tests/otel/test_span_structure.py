@@ -6,11 +6,10 @@ import asyncio
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
+from otel_support import tree
 
 from agent_cache import AgentCache, AgentCacheSession, AsyncCache, AsyncLRU
 from agent_cache.telemetry import runtime
-
-from otel_support import tree
 
 
 async def test_session_nests_inside_host_trace(otel):
@@ -72,7 +71,7 @@ async def test_coalesced_waiter_links_to_the_load(otel):
     tools = [s for s in otel.spans() if s.name.startswith("execute_tool")]
     results = sorted(s.attributes["agent_cache.result"] for s in tools)
     assert results == ["coalesced", "miss"]
-    waiter = [s for s in tools if s.attributes["agent_cache.result"] == "coalesced"][0]
+    waiter = next(s for s in tools if s.attributes["agent_cache.result"] == "coalesced")
     assert [link.context.span_id for link in waiter.links] == [load.context.span_id]
 
 

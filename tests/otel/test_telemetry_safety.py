@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult, SimpleSpanProcessor
-from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 
 from agent_cache import AgentCache, AgentCacheInvalidator, AgentCacheSession, get_metrics
-
 from otel_globals import install_providers, uninstall_providers
 
 
@@ -86,10 +84,9 @@ async def test_get_metrics_agrees_with_otel_counters(otel):
 
 
 async def test_session_active_counts_open_sessions(otel):
-    async with AgentCacheSession():
-        async with AgentCacheSession():
-            [(_, point)] = otel.points("agent_cache.session.active")
-            assert point.value == 2
+    async with AgentCacheSession(), AgentCacheSession():
+        [(_, point)] = otel.points("agent_cache.session.active")
+        assert point.value == 2
     [(_, point)] = otel.points("agent_cache.session.active")
     assert point.value == 0
 
@@ -100,7 +97,7 @@ async def test_load_duration_buckets_resolve_tenth_of_ms_to_ten_seconds(otel):
         return x
 
     await tool(1)
-    [(attrs, point)] = [(a, p) for a, p in otel.points("agent_cache.load.duration")
+    [(_attrs, point)] = [(a, p) for a, p in otel.points("agent_cache.load.duration")
                         if a["agent_cache.resource"] == "timed"]
     bounds = list(point.explicit_bounds)
     assert bounds[0] == 0.0001 and bounds[-1] == 10.0

@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import FakeClock, guarded
 
 from agent_cache import AgentCache, AgentCacheInvalidator, AsyncCache, LoadTimeoutError
 from agent_cache.backends.redis import RedisBackend
+from helpers import FakeClock, guarded
 
 pytestmark = pytest.mark.redis
 

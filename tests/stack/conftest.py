@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
-
 from live_prometheus import PrometheusServer, Workload, demo_workload, fixture_workload, running_stacks
 from stack_support import require_tool
 
