@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -27,8 +29,9 @@ from agent_cache import (
     AsyncTTL,
     LoadTimeoutError,
 )
+from agent_cache.core.sentinel import MISSING
 from agent_cache.errors import ConfigurationTypeError, ConfigurationValueError
-from helpers import FakeClock, guarded, settle
+from helpers import GUARD_S, FakeClock, guarded, settle
 
 TTL = 10.0
 T = 0.05  # a real load timeout, short: loaders that hang never finish on their own
@@ -547,3 +550,63 @@ async def test_per_call_options_are_checked_and_widen_what_the_cache_keeps(clock
     assert await cache.get("k", loader=down, stale_if_error=30) == "v1"
     with pytest.raises(UpstreamDown):
         await cache.get("k", loader=down)  # this call asked for no stale answer
+
+
+# --- sync (def) tools: their private per-thread loop runs only during a call ------------------
+
+
+class SlowTier:
+    """A second tier that always misses after a real await (as a network tier does)."""
+
+    async def get(self, key: str) -> Any:
+        await asyncio.sleep(0.001)
+        return MISSING
+
+    async def set(self, key: str, value: Any, ttl: float | None) -> None:
+        await asyncio.sleep(0.001)
+
+    async def delete(self, key: str) -> None:
+        return None
+
+    async def clear(self, namespace: str) -> None:
+        return None
+
+
+@pytest.mark.paths("fast", "reference")
+def test_a_sync_tools_background_refresh_does_not_wait_for_its_thread_to_call_again(clock):
+    """Thread A's stale read starts the refresh; A then goes idle. Thread B, past the window,
+    must get the refreshed value, not wait on a task parked on A's idle loop."""
+    version = {"v": 1}
+
+    @AgentCache(resource=f"sync{next(_ids)}", ttl=TTL, clock=clock, stale_while_revalidate=5, backend=SlowTier())
+    def lookup(key: str) -> str:
+        return f"{key}@v{version['v']}"
+
+    a, b = ThreadPoolExecutor(max_workers=1), ThreadPoolExecutor(max_workers=1)
+    try:
+        assert a.submit(lookup, "k").result(timeout=GUARD_S) == "k@v1"
+        clock.advance(TTL + 1)
+        version["v"] = 2
+        assert a.submit(lookup, "k").result(timeout=GUARD_S) == "k@v1"  # stale; refresh started
+        clock.advance(5)  # past the window: B needs a fresh value
+        assert b.submit(lookup, "k").result(timeout=GUARD_S) == "k@v2"
+    finally:
+        a.submit(lookup, "k").result(timeout=GUARD_S)  # runs A's loop again: frees what is parked there
+        a.shutdown()
+        b.shutdown()
+
+
+@pytest.mark.paths("fast", "reference")
+def test_a_sync_tools_load_timeout_applies_to_its_own_call(clock):
+    release = threading.Event()
+
+    @AgentCache(resource=f"sync{next(_ids)}", ttl=TTL, clock=clock, load_timeout=T)
+    def blocking(key: str) -> str:
+        release.wait(GUARD_S)
+        return key
+
+    try:
+        with pytest.raises(LoadTimeoutError):
+            blocking("k")
+    finally:
+        release.set()

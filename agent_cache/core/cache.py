@@ -38,6 +38,7 @@ from ..errors import ConfigurationTypeError, LoadTimeoutError, ReentrantLoadErro
 from ..telemetry import gate, spans
 from ..telemetry import names as tn
 from ..telemetry import runtime as tel
+from . import sync_bridge
 from .batching import Batcher, match_results
 from .keys import freeze, stable_key
 from .resilience import NO_POLICY, Policy, build_policy
@@ -376,9 +377,10 @@ class AsyncCache:
             if remaining > 0 and not future.done():
                 await asyncio.wait((future,), timeout=remaining)
         finally:
-            if not future.done():
+            timed_out = not future.done()
+            if timed_out:  # (only this caller's future or polling task: never the load)
                 future.cancel()
-        if future.cancelled():
+        if timed_out:
             self._stats.load_timeouts += 1
             raise LoadTimeoutError(f"a load of cache {self.name!r} did not finish within load_timeout")
         return future.result()
@@ -465,7 +467,11 @@ class AsyncCache:
         A flight it replaces (older than the load timeout) stays linked: see
         :meth:`Flight.fence`.
         """
-        flight = Flight()
+        # On a sync tool's private loop (which stops when the call returns) the load gets a
+        # loop of its own in a worker thread instead: see agent_cache.core.sync_bridge.
+        detached = sync_bridge.on_private_loop()
+        loop = asyncio.new_event_loop() if detached else None
+        flight = Flight(loop)
         flight.started = _mono()
         if span is not None:
             flight.span_context = spans.span_context_of(span)
@@ -475,7 +481,11 @@ class AsyncCache:
         self._flights[key] = flight
         if lookup:
             self._stats.misses += 1
-        self._spawn(self._lead_detached(key, loader, ttl, flight, span))
+        work = self._lead_detached(key, loader, ttl, flight, span)
+        if loop is None:
+            self._spawn(work)
+        else:
+            sync_bridge.run_detached(work, loop)
         return flight
 
     async def _lead_detached(
