@@ -396,6 +396,18 @@ async def test_a_cancelled_caller_leaves_the_load_running_for_the_others(clock):
     assert up.calls == 1
 
 
+async def test_a_load_timeout_bounds_a_load_that_waits_for_itself_through_a_sub_task(clock):
+    """The frame-based re-entrancy check cannot see a load that awaits a sub-task asking for
+    its own key (singleflight.waits_for_itself); the load timeout bounds that wait."""
+    cache = AsyncCache(default_ttl=TTL, clock=clock, load_timeout=T)
+
+    async def loader() -> Any:
+        return await asyncio.create_task(cache.get("k", loader=loader))
+
+    with pytest.raises(LoadTimeoutError):
+        await guarded(cache.get("k", loader=loader))
+
+
 # --- the rule that must not break: no stale value from before an invalidation --------------------
 
 

@@ -43,7 +43,7 @@ from .batching import Batcher, match_results
 from .keys import freeze, stable_key
 from .resilience import NO_POLICY, Policy, build_policy
 from .sentinel import MISSING
-from .singleflight import RETRY, Flight, enter_lead, exit_lead, leads
+from .singleflight import RETRY, Flight, running_loop, waits_for_itself
 from .stats import CacheStats
 from .store import NEVER, Clock, Store
 from .validation import check_maxsize, check_positive_int, check_ttl, check_window_ms
@@ -332,7 +332,7 @@ class AsyncCache:
                     return await self._lead(key, loader, ttl, lookup)
                 flight = self._start_flight(key, loader, ttl, lookup)
             else:
-                if leads(flight):
+                if waits_for_itself(flight):
                     raise ReentrantLoadError(
                         f"the load of a key of cache {self.name!r} asked for the same key while it ran; "
                         "it would wait for itself forever"
@@ -366,10 +366,10 @@ class AsyncCache:
         Giving up cancels only this caller's future, never the load.
         """
         if deadline is None:
-            return await flight.wait()
+            return await flight.waiting()
         remaining = deadline - _mono()
         future: asyncio.Future[Any]
-        if flight.loop is asyncio.get_running_loop():
+        if flight.loop is running_loop():
             future = flight.join()
         else:  # another loop leads: Flight.wait polls that loop's health
             future = asyncio.ensure_future(flight.wait())
@@ -505,49 +505,54 @@ class AsyncCache:
         """Run ``key``'s load as the leader of a new flight; ``lookup=False`` when the caller
         counts the lookup itself (or it is none: a warmup). ``flight``: an already registered
         flight to run (:meth:`_start_flight`); ``span``: its already started load span."""
+        flights = self._flights
         if flight is None:
             flight = Flight()
-            existing = self._flights.setdefault(key, flight)
-            if existing is not flight and not existing.abandoned():
-                # Another thread's loop started this key's load a moment ago: share it.
-                return await self._join_or_lead(key, loader, ttl, None, lookup, None, [tn.RESULT_MISS])
-            self._flights[key] = flight
+            existing = flights.setdefault(key, flight)
+            if existing is not flight:
+                if not existing.abandoned():
+                    # Another thread's loop started this key's load a moment ago: share it.
+                    return await self._join_or_lead(key, loader, ttl, None, lookup, None, [tn.RESULT_MISS])
+                flights[key] = flight
             if lookup:
                 self._stats.misses += 1
-        self._store.drop_if_expired(key)
-        token = enter_lead(flight)
+        if key in self._data:
+            self._store.drop_if_expired(key)
         try:
             remaining = None  # seconds the tier's copy still lives, if it answered
-            tracer = gate.active_tracer()
+            tracer = None if gate.tracer_probe() is None else gate.active_tracer()
             if span is not None:  # a background refresh, its span started by the read
                 span_token = spans.make_current(span)
                 error: BaseException | None = None
                 try:
-                    value, from_backend, remaining = await self._fetch(key, loader, ttl)
+                    flight.body = fetch = self._fetch(key, loader, ttl)
+                    value, from_backend, remaining = await fetch
                 except BaseException as exc:
                     error = exc
                     raise
                 finally:
                     spans.close_span(span, span_token, None, error)
-            elif tracer is None and self.backend is None and not gate.metrics_enabled():
+            elif tracer is None and self.backend is None and (gate.meter_probe() is None or not gate.metrics_enabled()):
                 # The common miss, nobody listening: call the loader right here.
                 self._stats.loads += 1
                 try:
                     value = loader()
                     if type(value) is CoroutineType or inspect.isawaitable(value):
+                        flight.body = value
                         value = await value
                 except Exception:
                     self._stats.load_errors += 1
                     raise
                 from_backend = False
             elif tracer is None:
-                value, from_backend, remaining = await self._fetch(key, loader, ttl)
+                flight.body = fetch = self._fetch(key, loader, ttl)
+                value, from_backend, remaining = await fetch
             else:
                 with spans.current_span(tracer, self._load_span_name, self._load_attrs) as load_span:
                     flight.span_context = spans.span_context_of(load_span)
-                    value, from_backend, remaining = await self._fetch(key, loader, ttl)
+                    flight.body = fetch = self._fetch(key, loader, ttl)
+                    value, from_backend, remaining = await fetch
         except BaseException as exc:
-            exit_lead(token)
             if self._flights.get(key) is flight:
                 del self._flights[key]
             if isinstance(exc, Exception):
@@ -555,15 +560,21 @@ class AsyncCache:
             else:  # cancelled or interrupted: waiters retry instead of inheriting it
                 flight.handoff()
             raise
-        exit_lead(token)
-        if self._flights.get(key) is flight:
-            del self._flights[key]
+        if flights.get(key) is flight:
+            del flights[key]
         stored = not flight.stale
         if stored:
-            self._store.put(key, value, self._expiry(ttl, remaining))
+            if ttl is None and remaining is None and self.default_ttl is None:
+                self._store.put(key, value, NEVER)
+            else:
+                self._store.put(key, value, self._expiry(ttl, remaining))
             if flight.superseded is not None:
                 flight.fence_older()
-        flight.resolve(value)
+        # Publish the outcome before looking for waiters: a joiner from another thread that
+        # appends after this line settles itself from it (see Flight).
+        flight.outcome = (value, None)
+        if flight.waiters is not None:
+            flight.resolve(value)
         if stored and self.backend is not None and not from_backend and self._tier_readable():
             # No await between the fence check above and the backend write starting: a
             # clear() that comes later is queued after it.
@@ -601,7 +612,7 @@ class AsyncCache:
         """Run the loader, counted, and timed for the histogram when an SDK listens."""
         stats = self._stats
         stats.loads += 1
-        timed = gate.metrics_enabled()
+        timed = gate.meter_probe() is not None and gate.metrics_enabled()
         started = _perf() if timed else 0.0
         try:
             value = loader()
@@ -630,7 +641,7 @@ class AsyncCache:
     # -- batching ----------------------------------------------------------------------------
 
     def _batcher(self, batch_loader: BatchLoader) -> Batcher:
-        loop = asyncio.get_running_loop()
+        loop = running_loop()
         batcher = self._batchers.get((loop, batch_loader))
         if batcher is None:
             for dead in [k for k in self._batchers if k[0].is_closed()]:
@@ -648,11 +659,13 @@ class AsyncCache:
                 self._flights[key] = flight
                 self._stats.misses += 1
                 self._store.drop_if_expired(key)
-                requester = spans.current_span_context() if gate.active_tracer() else None
+                requester = None if gate.tracer_probe() is None or not gate.active_tracer() else (
+                    spans.current_span_context()
+                )
                 self._batcher(batch_loader).add(key, flight, ttl, requester)
             assert flight is not None
             try:
-                value = await flight.wait()
+                value = await flight.waiting()
             except Exception:
                 if not led:
                     self._stats.coalesced += 1
@@ -683,9 +696,9 @@ class AsyncCache:
     async def _run_batch(self, fn: BatchLoader, batch: dict[Hashable, Any]) -> None:
         keys = list(batch)
         self._stats.batches += 1
-        if gate.metrics_enabled():
+        if gate.meter_probe() is not None and gate.metrics_enabled():
             tel.record(tel.batch_size, len(keys), self._load_attrs)
-        tracer = gate.active_tracer()
+        tracer = None if gate.tracer_probe() is None else gate.active_tracer()
         try:
             if tracer is None:
                 outcomes = await self._call_batch(fn, keys)
