@@ -27,6 +27,12 @@ setting one costs about 2,000 instructions on every miss.)
 
 A flight marked ``stale`` (its key was invalidated while it ran) still answers its waiters,
 who asked before the invalidation, but its value is not stored.
+
+**Superseded flights** (``load_timeout``): a flight older than the timeout is abandoned
+for newcomers, whose new flight keeps a link to it (``superseded``). Fencing a flight
+fences that chain too — a timed-out load that finishes after an invalidation must not
+store what it read before it — and a newer flight that stores fences the older ones, so
+an old load finishing late never overwrites a newer value.
 """
 
 from __future__ import annotations
@@ -108,16 +114,33 @@ class Flight:
     and a joiner that appends after that settles its own future from the published outcome.
     """
 
-    __slots__ = ("waiters", "stale", "span_context", "loop", "outcome", "body")
+    __slots__ = ("waiters", "stale", "span_context", "loop", "outcome", "body", "started", "superseded")
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.waiters: list[asyncio.Future[Any]] | None = None
         self.stale = False
+        #: ``time.monotonic()`` when the flight started, set only when a load timeout applies
+        self.started: float | None = None
+        #: the older flight of the same key this one replaced (load timeouts), if any
+        self.superseded: Flight | None = None
         self.span_context: Any = None
         self.loop = loop if loop is not None else running_loop()
         #: the coroutine the leader is awaiting (for :func:`waits_for_itself`)
         self.body: Any = None
         self.outcome: tuple[Any, BaseException | None] | None = None
+
+    def fence(self) -> None:
+        """Its key was invalidated: neither this flight nor any it superseded may store."""
+        flight: Flight | None = self
+        while flight is not None:
+            flight.stale = True
+            flight = flight.superseded
+
+    def fence_older(self) -> None:
+        """This flight stored its value: older flights it superseded must not overwrite it."""
+        older, self.superseded = self.superseded, None
+        if older is not None:
+            older.fence()
 
     def abandoned(self) -> bool:
         """The leader's loop has closed: this flight will never settle by itself."""

@@ -95,8 +95,10 @@ def build_memoizer(func: Body, cache: AsyncCache, plan: Plan, *, use_cache_keywo
     stats = cache._stats
     clock = cache.clock
     flights = cache._flights
-    lead = cache._lead
     load = cache.load
+    # With resilience options a miss may answer a stale copy, so every non-hit goes through
+    # cache.load (which decides); the hit rule inlined below is the same either way.
+    lead = cache._lead if cache._policy is None else partial(_load_value, load)
     general = plan.general
     keyer = plan.key
 
@@ -220,6 +222,13 @@ def build_tool_wrapper(plan: SessionPlan) -> Body:
         return await miss(cache, key, args, kwargs, session)
 
     return wrapper
+
+
+async def _load_value(
+    load: Callable[..., Awaitable[tuple[Any, str]]], key: Hashable, loader: Callable[[], Any], ttl: float | None
+) -> Any:
+    value, _ = await load(key, loader, ttl)
+    return value
 
 
 def _reference(plan: Plan) -> Body:
