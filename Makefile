@@ -6,13 +6,18 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip
+# What the test venv installs, and extra pytest arguments (test-3.10 narrows both).
+EXTRAS ?= dev,frameworks
+PYTEST_ARGS ?=
+# The oldest and the newest Python that requires-python claims; `make test` runs the default.
+PYTHONS ?= 3.10 3.13
 
-.PHONY: test lint test-crewai demo bench venv clean
+.PHONY: test lint suite test-crewai test-pythons demo bench bench-smoke venv clean
 
 $(VENV)/.dev-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[dev,frameworks]'
+	$(PIP) install --quiet -e '.[$(EXTRAS)]'
 	touch $@
 
 venv: $(VENV)/.dev-installed
@@ -39,6 +44,30 @@ $(CREWAI_VENV)/.crewai-installed: pyproject.toml
 test-crewai: $(CREWAI_VENV)/.crewai-installed
 	AGENT_CACHE_FRAMEWORK_ENV=crewai $(CREWAI_VENV)/bin/python -m pytest -q tests/frameworks
 
+# The suite alone (lint runs once, on the default Python, in `make test`).
+suite: $(VENV)/.dev-installed
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# `make test-3.13`: the suite on Python 3.13 (found by .ci/find-python), in .venv-3.13.
+# The frameworks extra needs 3.11+ (langchain-core 1.8, fastmcp 4): on 3.10 the core suite
+# runs without tests/frameworks.
+test-%:
+	@py=$$(.ci/find-python $*) && if [ "$*" = "3.10" ]; then \
+	  $(MAKE) --no-print-directory suite PYTHON="$$py" VENV=.venv-$* EXTRAS=dev PYTEST_ARGS=--ignore=tests/frameworks; \
+	else \
+	  $(MAKE) --no-print-directory suite PYTHON="$$py" VENV=.venv-$*; \
+	fi
+
+# The suite on every Python in PYTHONS. A missing one fails under CI=true, else is skipped.
+test-pythons:
+	@set -e; for v in $(PYTHONS); do \
+	  if .ci/find-python $$v >/dev/null 2>&1 || [ "$${CI:-}" = true ]; then \
+	    echo "== Python $$v"; $(MAKE) --no-print-directory test-$$v; \
+	  else \
+	    echo "== Python $$v: not installed, skipped (CI=true fails instead)"; \
+	  fi; \
+	done
+
 demo: $(VENV)/.dev-installed
 	$(PY) -m agent_cache.demo $(ARGS)
 
@@ -50,5 +79,9 @@ bench: $(VENV)/.bench-installed
 	$(PY) benchmarks/run.py $(ARGS)
 	$(PY) benchmarks/redis_tier.py
 
+# Every benchmark scenario at tiny sizes, no timing asserts: fails if a benchmark no longer runs.
+bench-smoke: $(VENV)/.bench-installed
+	$(PY) benchmarks/run.py --smoke
+
 clean:
-	rm -rf $(VENV) $(CREWAI_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CREWAI_VENV) .venv-3.* build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -18,13 +18,14 @@ from .agent import (
 )
 from .backends import DiskBackend, JsonCodec, MemoryBackend, SignedPickleCodec
 from .core import MISSING, AsyncCache, AsyncLRU, AsyncTTL, BatchLoadError, call_key
-from .errors import AgentCacheError, ReentrantLoadError, UnkeyableArgumentError
+from .errors import AgentCacheError, LoadTimeoutError, ReentrantLoadError, UnkeyableArgumentError
 
 if TYPE_CHECKING:  # type checkers see the class; at run time it is imported on first use
     from .backends.redis import RedisBackend as RedisBackend
 
 __all__ = [
     "AgentCacheError",
+    "LoadTimeoutError",
     "ReentrantLoadError",
     "UnkeyableArgumentError",
     "AgentCache",

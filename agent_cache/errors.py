@@ -34,6 +34,15 @@ class ReentrantLoadError(AgentCacheError, RuntimeError):
     """
 
 
+class LoadTimeoutError(AgentCacheError, TimeoutError):
+    """A caller waited ``load_timeout`` seconds for a load (its own or one it joined) and no
+    stale value was allowed to answer instead (see ``stale_if_error``).
+
+    The load itself is not cancelled: it goes on in the background and its result is
+    stored unless an invalidation (or a newer load that stored first) fenced it.
+    """
+
+
 class UnkeyableArgumentError(AgentCacheError, TypeError):
     """An argument cannot be turned into a cache key safely (no value equality, a cycle,
     nesting too deep). Decorated callables catch it and run the call uncached."""

@@ -47,6 +47,13 @@ class Params:
         return cls(reps=3, hot_calls=3_000, churn_calls=4_000, churn_maxsize=1_000,
                    sdk_calls=1_000, budget_s=0.05, min_calls=1_000)
 
+    @classmethod
+    def smoke(cls) -> Params:
+        """Tiny sizes: every scenario and contender runs, in seconds; the figures mean nothing."""
+        return cls(reps=2, hot_keys=50, hot_calls=200, hot_maxsize=64, herd=20,
+                   herd_sleep_s=0.002, churn_calls=400, churn_space=20_000, churn_maxsize=100,
+                   batch_keys=50, sdk_calls=100, budget_s=0.005, min_calls=100)
+
     def calls(self, probe_ns: int, probe_calls: int, total: int, at_least: int = 0,
               family: str = C.PEER) -> int:
         """How many of ``total`` calls fit the budget, from a probe's timing.

@@ -43,7 +43,7 @@ BEHAVIOUR_SUITE = {
     "test_seed_scenarios", "test_sessions", "test_singleflight", "test_ttl_lru",
     "test_validation", "test_warmup", "test_core_correctness", "test_async_cache_compat",
     "test_disk_agent_cache", "test_l2_remaining_ttl", "test_agent_signatures", "test_sync_tools",
-    "test_conversations",
+    "test_conversations", "test_resilience",
 }
 
 

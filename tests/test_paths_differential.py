@@ -2,7 +2,12 @@
 (OpenTelemetry SDK installed) answer every operation sequence identically.
 
 Hypothesis draws sequences of calls (positional and keyword), ``set`` with and without a
-TTL, ``delete``, ``clear``, invalidating mutations, clock advances and session enter/exit.
+TTL, ``delete``, ``clear``, invalidating mutations, clock advances, session enter/exit and
+upstream outages (the body raises) — also on callables with the resilience options of
+issue 15 (``sttl``, ``rtool``: stale-while-revalidate, stale-if-error, and a load timeout
+long enough never to fire, so loads run in tasks of their own). Every operation is
+followed by a few event-loop turns, so background refreshes finish at the same point on
+every path.
 Each sequence runs three times on fresh objects — wrappers built on the fast path, wrappers
 built with ``AGENT_CACHE_REFERENCE_PATH=1``, and fast-built wrappers with the SDK installed —
 and every result, every exception type and the final metrics must agree.
@@ -30,17 +35,23 @@ from helpers import FakeClock
 from otel_globals import install_providers, uninstall_providers
 
 KEYS = st.integers(min_value=0, max_value=3)
+CACHED = ["lru", "ttl", "tool", "sttl", "rtool"]
 OPS = st.one_of(
-    st.tuples(st.just("call"), st.sampled_from(["lru", "ttl", "tool", "stool"]), KEYS, st.booleans()),
-    st.tuples(st.just("set"), st.sampled_from(["lru", "ttl", "tool"]), KEYS, st.sampled_from([None, 1.0, 5.0])),
-    st.tuples(st.just("delete"), st.sampled_from(["lru", "ttl", "tool"]), KEYS),
-    st.tuples(st.just("clear"), st.sampled_from(["lru", "ttl", "tool"])),
+    st.tuples(st.just("call"), st.sampled_from([*CACHED, "stool"]), KEYS, st.booleans()),
+    st.tuples(st.just("set"), st.sampled_from(CACHED), KEYS, st.sampled_from([None, 1.0, 5.0])),
+    st.tuples(st.just("delete"), st.sampled_from(CACHED), KEYS),
+    st.tuples(st.just("clear"), st.sampled_from(CACHED)),
     st.tuples(st.just("mutate"), KEYS),
     st.tuples(st.just("advance"), st.sampled_from([0.5, 1.0, 3.0, 10.0])),
     st.tuples(st.just("session"), st.sampled_from(["enter", "exit"])),
+    st.tuples(st.just("fail"), st.booleans()),
 )
 
 _ids = itertools.count()
+
+
+class Outage(Exception):
+    """The upstream is down (the ``fail`` op)."""
 
 
 class Twin:
@@ -49,6 +60,7 @@ class Twin:
     def __init__(self, reference: bool) -> None:
         self.clock = FakeClock()
         self.runs = 0
+        self.failing = False
         resource = f"r{next(_ids)}"
         previous = os.environ.pop(REFERENCE_PATH_ENV, None)
         if reference:
@@ -59,6 +71,13 @@ class Twin:
                 "ttl": AsyncTTL(time_to_live=2, maxsize=3, clock=self.clock)(self.body),
                 "tool": AgentCache(resource=resource, ttl=4, maxsize=3, clock=self.clock)(self.body),
                 "stool": AgentCache(resource=resource, scope="session", clock=self.clock)(self.body),
+                "sttl": AsyncTTL(
+                    time_to_live=2, maxsize=3, clock=self.clock,
+                    stale_while_revalidate=3, stale_if_error=5, load_timeout=60,
+                )(self.body),
+                "rtool": AgentCache(
+                    resource=resource, ttl=4, maxsize=3, clock=self.clock, stale_while_revalidate=2, stale_if_error=6,
+                )(self.body),
             }
             self.mutate = AgentCacheInvalidator(resource=resource)(self.mutation)
             self.smutate = AgentCacheInvalidator(resource=resource, scope="session")(self.mutation)
@@ -69,6 +88,8 @@ class Twin:
 
     async def body(self, x: int) -> str:
         self.runs += 1
+        if self.failing:
+            raise Outage(f"run {self.runs}")
         return f"{x}#{self.runs}"
 
     async def mutation(self, x: int) -> str:
@@ -89,6 +110,8 @@ class Twin:
                     session = None
             except Exception as exc:  # compared by type: the paths must fail alike
                 out.append(("raised", type(exc).__name__))
+            for _ in range(6):  # let background refreshes finish before the next step
+                await asyncio.sleep(0)
         if session is not None:
             await session.__aexit__(None, None, None)
         metrics = {name: fn.get_metrics() for name, fn in self.fns.items()}
@@ -119,6 +142,9 @@ class Twin:
             return None
         if kind == "advance":
             self.clock.advance(op[1])
+            return None
+        if kind == "fail":
+            self.failing = op[1]
             return None
         return None
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast, overl
 
 from ..core.cache import AsyncCache
 from ..core.keys import namespace_path
+from ..core.resilience import build_policy
 from ..core.stats import CacheStats
 from ..core.store import Clock
 from ..core.sync_bridge import is_async_callable, shim_for, sync_facade
@@ -129,6 +130,13 @@ class AgentCache:
         ``key=lambda city, units="c": city.lower()``. It may name a context parameter to
         key by something the context carries (the caller's identity).
     :param clock: the monotonic clock TTLs are measured with (tests inject a fake one).
+    :param stale_while_revalidate: seconds past ``ttl`` during which a call answers the old
+        result at once (``agent_cache.result="stale"``) and refreshes it in the background.
+    :param stale_if_error: seconds past ``ttl`` during which a call whose tool run raises or
+        times out answers the old result instead.
+    :param load_timeout: most seconds a call waits for the tool to run (its own run or one
+        it shares), then the stale result or :class:`~agent_cache.errors.LoadTimeoutError`.
+        Session-scoped tools honour all three (see :mod:`agent_cache.core.resilience`).
 
     Keys follow the signature: ``get_cart("u1")`` and ``get_cart(user_id="u1")`` are one
     entry, and framework context parameters (openai-agents ``RunContextWrapper``, pydantic-ai
@@ -152,6 +160,9 @@ class AgentCache:
         ignore: Iterable[str] = (),
         key: Callable[..., Any] | None = None,
         clock: Clock | None = None,
+        stale_while_revalidate: float = 0,
+        stale_if_error: float = 0,
+        load_timeout: float | None = None,
     ) -> None:
         if isinstance(ignore, str):
             raise ConfigurationTypeError("ignore must be a tuple of parameter names, e.g. ignore=('request_id',)")
@@ -162,6 +173,7 @@ class AgentCache:
         self.resource = resource
         self.scope = scope
         self.ttl = check_ttl("ttl", ttl)
+        self.policy = build_policy(stale_while_revalidate, stale_if_error, load_timeout, ttl=self.ttl, ttl_name="ttl")
         self.maxsize = check_maxsize("maxsize", maxsize)
         self.skip_args = check_non_negative_int("skip_args", skip_args)
         self.backend = backend
@@ -190,6 +202,7 @@ class CachedTool(ToolBase):
         self.skip = config.skip_args
         self.backend = config.backend
         self.clock = config.clock
+        self.policy = config.policy
         self.namespace = namespace_path(self.resource, self.tool_name)
         self.stats = CacheStats(self.resource, self.scope)
         self.warn_unkeyable = UnkeyableWarning(f"tool {self.tool_name!r}", func)
@@ -230,6 +243,7 @@ class CachedTool(ToolBase):
             scope=scope,
             stats=self.stats,
             clock=self.clock,
+            **self.policy.options() if self.policy is not None else {},
         )
 
     # -- the plan the wrapper factory builds from ------------------------------------------
@@ -329,17 +343,14 @@ class CachedTool(ToolBase):
         # partial, not a lambda: closing over args/kwargs would cost every call cells.
         loader = partial(self.run_body, args, kwargs, tn.RESULT_MISS)
         try:
-            value, led = await cache.load(key, loader, span=span)
+            value, result = await cache.load(key, loader, span=span)
         except ReentrantLoadError:
             if session is None:
                 raise
             return await self._reentrant(cache, key, args, kwargs, session, span)
         if session is not None:
-            if led:
-                session.stats.misses += 1
-            else:
-                session.stats.coalesced += 1
-        self.record_result(span, tn.RESULT_MISS if led else tn.RESULT_COALESCED, value)
+            session.stats.count(result)
+        self.record_result(span, result, value)
         return value
 
     async def _reentrant(

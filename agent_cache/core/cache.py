@@ -8,6 +8,11 @@ Data flow of ``await cache.get(key, loader=...)``::
                       ▼
                lead the flight: [backend tier] → loader → store (unless invalidated) → value
 
+With resilience options (:mod:`agent_cache.core.resilience`) an expired entry is kept as
+a stale copy and the miss path may answer it (``stale_while_revalidate``, or
+``stale_if_error`` after a load failed or timed out), and callers wait at most
+``load_timeout`` for a load. The hit path does not change.
+
 Invalidation (``delete`` / ``clear`` / ``invalidate``) also *fences* loads that are in
 flight: their result still answers the callers that were already waiting, but it is not
 stored, and later callers start a fresh load. While a backend tier's clear is still under
@@ -30,16 +35,18 @@ from functools import partial
 from types import CoroutineType
 from typing import Any, ClassVar
 
-from ..errors import ConfigurationTypeError, ReentrantLoadError
+from ..errors import ConfigurationTypeError, LoadTimeoutError, ReentrantLoadError
 from ..telemetry import gate, spans
 from ..telemetry import names as tn
 from ..telemetry import runtime as tel
+from . import sync_bridge
 from .batching import Batcher, match_results
 from .keys import freeze, stable_key
+from .resilience import NO_POLICY, Policy, build_policy
 from .sentinel import MISSING
-from .singleflight import RETRY, Flight, enter_lead, exit_lead, leads
+from .singleflight import RETRY, Flight, running_loop, waits_for_itself
 from .stats import CacheStats
-from .store import Clock, Store
+from .store import NEVER, Clock, Store
 from .tier import ResolvedTier
 from .validation import check_maxsize, check_positive_int, check_ttl, check_window_ms
 
@@ -49,6 +56,7 @@ Loader = Callable[[], Any]
 BatchLoader = Callable[[list[Hashable]], Any]
 
 _perf = time.perf_counter
+_mono = time.monotonic  # load timeouts are real time, whatever clock measures TTLs
 
 
 class Completion:
@@ -97,6 +105,13 @@ class AsyncCache:
     :param backend: an optional second tier (:class:`~agent_cache.DiskBackend`, Redis, ...).
     :param clock: the monotonic clock expiry is measured with (default
         :func:`time.monotonic`); tests inject a fake one.
+    :param stale_while_revalidate: seconds after an entry's TTL during which a read answers
+        the old value at once and starts one background refresh (default 0: off).
+    :param stale_if_error: seconds after an entry's TTL during which a load that raises or
+        times out is answered with the old value instead (default 0: off).
+    :param load_timeout: most seconds a caller waits for a load before it gets the stale
+        value or :class:`~agent_cache.errors.LoadTimeoutError` (default ``None``: no limit).
+        See :mod:`agent_cache.core.resilience` for what happens to the timed-out load.
     """
 
     __slots__ = (
@@ -117,6 +132,7 @@ class AsyncCache:
         "_load_span_name",
         "_tier_clears_pending",
         "_tier_dirty",
+        "_policy",
         "__weakref__",
     )
 
@@ -133,9 +149,15 @@ class AsyncCache:
         scope: str = tn.SCOPE_CACHE,
         stats: CacheStats | None = None,
         clock: Clock | None = None,
+        stale_while_revalidate: float = 0,
+        stale_if_error: float = 0,
+        load_timeout: float | None = None,
     ) -> None:
         maxsize = check_maxsize("maxsize", maxsize)
         self.default_ttl = check_ttl("default_ttl", default_ttl)
+        policy = build_policy(
+            stale_while_revalidate, stale_if_error, load_timeout, ttl=self.default_ttl, ttl_name="default_ttl"
+        )
         self.batch_window = check_window_ms("batch_window_ms", batch_window_ms) / 1000.0
         self.max_batch_size = check_positive_int("max_batch_size", max_batch_size)
         if clock is not None and not callable(clock):
@@ -155,6 +177,10 @@ class AsyncCache:
         self._stats = stats
         self._store = Store(maxsize, stats, clock or time.monotonic)
         self._data = self._store.data
+        #: the resilience options, ``None`` when all are off (the plain miss path)
+        self._policy = policy
+        if policy is not None:
+            self._store.retain(policy.grace)
         self._flights: dict[Hashable, Flight] = {}
         # One batcher per (event loop, batch function): a timer belongs to one loop.
         self._batchers: dict[tuple[asyncio.AbstractEventLoop, Any], Batcher] = {}
@@ -180,6 +206,11 @@ class AsyncCache:
     def clock(self) -> Clock:
         return self._store.clock
 
+    @property
+    def policy(self) -> Policy:
+        """The resilience options (stale windows, load timeout) of this cache."""
+        return self._policy or NO_POLICY
+
     def _tier_readable(self) -> bool:
         """Whether reads may consult the backend tier (no clear pending or failed)."""
         return self.backend is not None and not self._tier_clears_pending and not self._tier_dirty
@@ -193,6 +224,10 @@ class AsyncCache:
         batch_loader: BatchLoader | None = None,
         ttl: float | None = None,
         default: Any = None,
+        *,
+        stale_while_revalidate: float | None = None,
+        stale_if_error: float | None = None,
+        load_timeout: float | None = None,
     ) -> Any:
         """The cached value for ``key``; on a miss, load it once however many callers ask.
 
@@ -200,6 +235,11 @@ class AsyncCache:
         (``lambda: db_query(k)`` works). ``batch_loader`` receives a list of keys and returns
         a list of values in key order or a dict keyed by key. Without either, a miss returns
         ``default``. ``ttl`` overrides ``default_ttl`` for the stored value.
+
+        ``stale_while_revalidate``, ``stale_if_error`` and ``load_timeout`` override the
+        cache's options for this call (``None``: the cache's). A stale window given here
+        also makes the cache keep expired entries that long from now on. They apply to
+        ``loader`` calls (not to ``batch_loader`` ones).
         """
         key = _hashable(key)
         entry = self._store.fresh(key)
@@ -208,6 +248,10 @@ class AsyncCache:
             return entry[0]
         if ttl is not None:
             check_ttl("ttl", ttl)
+        policy = None
+        if stale_while_revalidate is not None or stale_if_error is not None or load_timeout is not None:
+            policy = self.policy.override(stale_while_revalidate, stale_if_error, load_timeout)
+            self._store.retain(policy.grace)
         if batch_loader is not None:
             if not callable(batch_loader):
                 raise ConfigurationTypeError(f"batch_loader must be callable, got {type(batch_loader).__name__}")
@@ -216,7 +260,7 @@ class AsyncCache:
             return await self._get_without_loader(key, default)
         if not callable(loader):
             raise ConfigurationTypeError(f"loader must be callable, got {type(loader).__name__}")
-        value, _ = await self.load(key, loader, ttl)
+        value, _ = await self.load(key, loader, ttl, policy=policy)
         return value
 
     def peek(self, key: Hashable, default: Any = None) -> Any:
@@ -245,32 +289,66 @@ class AsyncCache:
     # -- single-flight loading -----------------------------------------------------------------
 
     async def load(
-        self, key: Hashable, loader: Loader, ttl: float | None = None, span: Any = None
-    ) -> tuple[Any, bool]:
-        """Load ``key`` through single-flight; return ``(value, led)``.
+        self, key: Hashable, loader: Loader, ttl: float | None = None, span: Any = None,
+        policy: Policy | None = None,
+    ) -> tuple[Any, str]:
+        """Answer a lookup that found no fresh entry; return ``(value, result)``.
 
-        ``led`` is True for the caller that ran the loader (a miss) and False for a caller
-        that shared another's load (coalesced). ``span``, when given, is the caller's span,
-        linked to the load it shared. Raises :class:`~agent_cache.errors.ReentrantLoadError`
-        when the caller is itself running this key's load (it would wait forever).
+        ``result`` is the lookup's one ``agent_cache.result``: ``"miss"`` for the caller
+        that ran the loader, ``"coalesced"`` for a caller that shared another's load,
+        ``"stale"`` for one answered with an expired value (resilience options), ``"hit"``
+        when a value was stored meanwhile. ``span``, when given, is the caller's span: it is
+        linked to the load it shared (or started in the background). ``policy`` overrides
+        the cache's resilience options. Raises
+        :class:`~agent_cache.errors.ReentrantLoadError` when the caller is itself running
+        this key's load (it would wait forever).
+        """
+        if policy is None:
+            policy = self._policy
+        if policy is not None and policy.active:
+            return await self._load_resilient(key, loader, ttl, span, policy)
+        if key not in self._flights:  # the uncontended miss: no extra frame
+            return await self._lead(key, loader, ttl), tn.RESULT_MISS
+        role = [tn.RESULT_MISS]
+        value = await self._join_or_lead(key, loader, ttl, span, True, None, role)
+        return value, role[0]
+
+    async def _join_or_lead(
+        self, key: Hashable, loader: Loader, ttl: float | None, span: Any, lookup: bool,
+        timeout: float | None, role: list[str],
+    ) -> Any:
+        """Share the key's load in flight, or lead one; ``role[0]`` says which it was.
+
+        With ``lookup`` the lookup is counted here (a leader's miss by :meth:`_lead`, a
+        waiter's ``coalesced`` once it has its outcome); without, the caller counts it.
+        With ``timeout``, the caller waits at most that long (:class:`LoadTimeoutError`),
+        the load runs in a task of its own, and a flight older than ``timeout`` is
+        abandoned for a fresh one.
         """
         flights = self._flights
+        deadline = None if timeout is None else _mono() + timeout
         while True:
             flight = flights.get(key)
-            if flight is None or flight.abandoned():
-                return await self._lead(key, loader, ttl), True
-            if leads(flight):
-                raise ReentrantLoadError(
-                    f"the load of a key of cache {self.name!r} asked for the same key while it ran; "
-                    "it would wait for itself forever"
-                )
-            if span is not None:
-                spans.add_link(span, flight.span_context)
-                spans.set_attribute(span, tn.ATTR_RESULT, tn.RESULT_COALESCED)
+            if flight is None or flight.abandoned() or (timeout is not None and _older(flight, timeout)):
+                role[0] = tn.RESULT_MISS
+                if timeout is None:
+                    return await self._lead(key, loader, ttl, lookup)
+                flight = self._start_flight(key, loader, ttl, lookup)
+            else:
+                if waits_for_itself(flight):
+                    raise ReentrantLoadError(
+                        f"the load of a key of cache {self.name!r} asked for the same key while it ran; "
+                        "it would wait for itself forever"
+                    )
+                role[0] = tn.RESULT_COALESCED
+                if span is not None:
+                    spans.add_link(span, flight.span_context)
+                    spans.set_attribute(span, tn.ATTR_RESULT, tn.RESULT_COALESCED)
             try:
-                value = await flight.wait()
+                value = await self._await_flight(flight, deadline)
             except Exception:
-                self._stats.coalesced += 1
+                if lookup and role[0] == tn.RESULT_COALESCED:
+                    self._stats.coalesced += 1
                 raise
             if value is RETRY:  # the leader was cancelled or its loop died: retry, maybe lead
                 if flights.get(key) is flight:
@@ -279,45 +357,205 @@ class AsyncCache:
                 if entry is None:
                     continue
                 value = entry[0]
-            self._stats.coalesced += 1
-            return value, False
-
-    async def _lead(self, key: Hashable, loader: Loader, ttl: float | None, lookup: bool = True) -> Any:
-        """Run ``key``'s load as the leader of a new flight; ``lookup=False`` for a preload
-        (warmup), which is not a lookup and so not a miss."""
-        flight = Flight()
-        existing = self._flights.setdefault(key, flight)
-        if existing is not flight and not existing.abandoned():
-            # Another thread's loop started this key's load a moment ago: share it.
-            value, _ = await self.load(key, loader, ttl)
+            if lookup and role[0] == tn.RESULT_COALESCED:
+                self._stats.coalesced += 1
             return value
+
+    async def _await_flight(self, flight: Flight, deadline: float | None) -> Any:
+        """``flight``'s outcome (or :data:`RETRY`), waiting at most until ``deadline``.
+
+        ``asyncio.wait`` rather than ``wait_for``: a loader's own ``TimeoutError`` must reach
+        the caller as itself, not be mistaken for ours (they are one class since 3.11).
+        Giving up cancels only this caller's future, never the load.
+        """
+        if deadline is None:
+            return await flight.waiting()
+        remaining = deadline - _mono()
+        future: asyncio.Future[Any]
+        if flight.loop is running_loop():
+            future = flight.join()
+        else:  # another loop leads: Flight.wait polls that loop's health
+            future = asyncio.ensure_future(flight.wait())
+        try:
+            if remaining > 0 and not future.done():
+                await asyncio.wait((future,), timeout=remaining)
+        finally:
+            timed_out = not future.done()
+            if timed_out:  # (only this caller's future or polling task: never the load)
+                future.cancel()
+        if timed_out:
+            self._stats.load_timeouts += 1
+            raise LoadTimeoutError(f"a load of cache {self.name!r} did not finish within load_timeout")
+        return future.result()
+
+    async def _load_resilient(
+        self, key: Hashable, loader: Loader, ttl: float | None, span: Any, policy: Policy
+    ) -> tuple[Any, str]:
+        """The miss path with resilience options (see :mod:`agent_cache.core.resilience`).
+
+        Counts the lookup's one result itself, once it is known.
+        """
+        store = self._store
+        stats = self._stats
+        swr = policy.stale_while_revalidate
+        if swr:
+            entry = store.stale(key, swr)
+            if entry is not None:
+                expires = entry[1]
+                if expires is NEVER or expires > store.clock():  # stored meanwhile: a hit
+                    stats.hits += 1
+                    return entry[0], tn.RESULT_HIT
+                flight = self._flights.get(key)
+                timeout = policy.load_timeout
+                if flight is None or flight.abandoned() or (timeout is not None and _older(flight, timeout)):
+                    self._refresh(key, loader, ttl, span)
+                elif span is not None:
+                    spans.add_link(span, flight.span_context)
+                stats.stale += 1
+                return entry[0], tn.RESULT_STALE
+        role = [tn.RESULT_MISS]
+        try:
+            value = await self._join_or_lead(key, loader, ttl, span, False, policy.load_timeout, role)
+        except ReentrantLoadError:
+            raise  # a loop in the caller's code, not an upstream failure: never masked
+        except Exception as exc:
+            # Read the stale copy *now*, not before the load: an invalidation since then
+            # has removed it, and what it held must not be served any more.
+            entry = store.stale(key, policy.stale_if_error)
+            if entry is None:
+                self._count(role[0])
+                raise
+            stats.stale += 1
+            self._record_failure(span, exc)
+            return entry[0], tn.RESULT_STALE
+        self._count(role[0])
+        return value, role[0]
+
+    def _count(self, result: str) -> None:
+        if result == tn.RESULT_MISS:
+            self._stats.misses += 1
+        else:
+            self._stats.coalesced += 1
+
+    def _record_failure(self, span: Any, exc: BaseException) -> None:
+        """A stale value answered instead of ``exc``: say so on the caller's span."""
+        if span is None:
+            if gate.active_tracer() is None:
+                return
+            span = spans.current()
+        spans.add_event(span, tn.EVENT_LOAD_FAILED, {tn.ERROR_TYPE: spans.error_type(exc)})
+
+    def _refresh(self, key: Hashable, loader: Loader, ttl: float | None, span: Any) -> None:
+        """Start the one background refresh of ``key`` (stale-while-revalidate).
+
+        With a tracer, its ``agent_cache.load`` span starts a trace of its own (it outlives
+        the read) and links to the read's span, which links back to it.
+        """
+        load_span = None
+        tracer = gate.active_tracer()
+        if tracer is not None:
+            reader = span if span is not None else spans.current()
+            reader_context = spans.span_context_of(reader)
+            links = [reader_context] if reader_context is not None and reader_context.is_valid else None
+            load_span = spans.start_span(tracer, self._load_span_name, self._load_attrs, links, root=True)
+            spans.add_link(reader, spans.span_context_of(load_span))
+        self._start_flight(key, loader, ttl, False, load_span)
+
+    def _start_flight(
+        self, key: Hashable, loader: Loader, ttl: float | None, lookup: bool, span: Any = None
+    ) -> Flight:
+        """Register a new flight for ``key`` now and run its load in a task of its own.
+
+        Registered before this returns, so callers arriving in the same loop turn share it.
+        A flight it replaces (older than the load timeout) stays linked: see
+        :meth:`Flight.fence`.
+        """
+        # On a sync tool's private loop (which stops when the call returns) the load gets a
+        # loop of its own in a worker thread instead: see agent_cache.core.sync_bridge.
+        detached = sync_bridge.on_private_loop()
+        loop = asyncio.new_event_loop() if detached else None
+        flight = Flight(loop)
+        flight.started = _mono()
+        if span is not None:
+            flight.span_context = spans.span_context_of(span)
+        older = self._flights.get(key)
+        if older is not None:
+            flight.superseded = older
         self._flights[key] = flight
         if lookup:
             self._stats.misses += 1
-        self._store.drop_if_expired(key)
-        token = enter_lead(flight)
+        work = self._lead_detached(key, loader, ttl, flight, span)
+        if loop is None:
+            self._spawn(work)
+        else:
+            sync_bridge.run_detached(work, loop)
+        return flight
+
+    async def _lead_detached(
+        self, key: Hashable, loader: Loader, ttl: float | None, flight: Flight, span: Any
+    ) -> None:
+        try:
+            await self._lead(key, loader, ttl, False, flight, span)
+        except Exception as exc:
+            # Recorded already (load_errors, the load span, load.duration's error.type);
+            # nobody awaits this task, so log it here rather than as "never retrieved".
+            logger.debug("agent_cache: background load in %s failed: %s", self.name, type(exc).__name__)
+
+    async def _lead(
+        self, key: Hashable, loader: Loader, ttl: float | None, lookup: bool = True,
+        flight: Flight | None = None, span: Any = None,
+    ) -> Any:
+        """Run ``key``'s load as the leader of a new flight; ``lookup=False`` when the caller
+        counts the lookup itself (or it is none: a warmup). ``flight``: an already registered
+        flight to run (:meth:`_start_flight`); ``span``: its already started load span."""
+        flights = self._flights
+        if flight is None:
+            flight = Flight()
+            existing = flights.setdefault(key, flight)
+            if existing is not flight:
+                if not existing.abandoned():
+                    # Another thread's loop started this key's load a moment ago: share it.
+                    return await self._join_or_lead(key, loader, ttl, None, lookup, None, [tn.RESULT_MISS])
+                flights[key] = flight
+            if lookup:
+                self._stats.misses += 1
+        if key in self._data:
+            self._store.drop_if_expired(key)
         try:
             remaining = None  # seconds the tier's copy still lives, if it answered
-            tracer = gate.active_tracer()
-            if tracer is None and self.backend is None and not gate.metrics_enabled():
+            tracer = None if gate.tracer_probe() is None else gate.active_tracer()
+            if span is not None:  # a background refresh, its span started by the read
+                span_token = spans.make_current(span)
+                error: BaseException | None = None
+                try:
+                    flight.body = fetch = self._fetch(key, loader, ttl)
+                    value, from_backend, remaining = await fetch
+                except BaseException as exc:
+                    error = exc
+                    raise
+                finally:
+                    spans.close_span(span, span_token, None, error)
+            elif tracer is None and self.backend is None and (gate.meter_probe() is None or not gate.metrics_enabled()):
                 # The common miss, nobody listening: call the loader right here.
                 self._stats.loads += 1
                 try:
                     value = loader()
                     if type(value) is CoroutineType or inspect.isawaitable(value):
+                        flight.body = value
                         value = await value
                 except Exception:
                     self._stats.load_errors += 1
                     raise
                 from_backend = False
             elif tracer is None:
-                value, from_backend, remaining = await self._fetch(key, loader, ttl)
+                flight.body = fetch = self._fetch(key, loader, ttl)
+                value, from_backend, remaining = await fetch
             else:
-                with spans.current_span(tracer, self._load_span_name, self._load_attrs) as span:
-                    flight.span_context = spans.span_context_of(span)
-                    value, from_backend, remaining = await self._fetch(key, loader, ttl)
+                with spans.current_span(tracer, self._load_span_name, self._load_attrs) as load_span:
+                    flight.span_context = spans.span_context_of(load_span)
+                    flight.body = fetch = self._fetch(key, loader, ttl)
+                    value, from_backend, remaining = await fetch
         except BaseException as exc:
-            exit_lead(token)
             if self._flights.get(key) is flight:
                 del self._flights[key]
             if isinstance(exc, Exception):
@@ -325,13 +563,21 @@ class AsyncCache:
             else:  # cancelled or interrupted: waiters retry instead of inheriting it
                 flight.handoff()
             raise
-        exit_lead(token)
-        if self._flights.get(key) is flight:
-            del self._flights[key]
+        if flights.get(key) is flight:
+            del flights[key]
         stored = not flight.stale
         if stored:
-            self._store.put(key, value, self._expiry(ttl, remaining))
-        flight.resolve(value)
+            if ttl is None and remaining is None and self.default_ttl is None:
+                self._store.put(key, value, NEVER)
+            else:
+                self._store.put(key, value, self._expiry(ttl, remaining))
+            if flight.superseded is not None:
+                flight.fence_older()
+        # Publish the outcome before looking for waiters: a joiner from another thread that
+        # appends after this line settles itself from it (see Flight).
+        flight.outcome = (value, None)
+        if flight.waiters is not None:
+            flight.resolve(value)
         if stored and self.backend is not None and not from_backend and self._tier_readable():
             # No await between the fence check above and the backend write starting: a
             # clear() that comes later is queued after it.
@@ -369,7 +615,7 @@ class AsyncCache:
         """Run the loader, counted, and timed for the histogram when an SDK listens."""
         stats = self._stats
         stats.loads += 1
-        timed = gate.metrics_enabled()
+        timed = gate.meter_probe() is not None and gate.metrics_enabled()
         started = _perf() if timed else 0.0
         try:
             value = loader()
@@ -398,7 +644,7 @@ class AsyncCache:
     # -- batching ----------------------------------------------------------------------------
 
     def _batcher(self, batch_loader: BatchLoader) -> Batcher:
-        loop = asyncio.get_running_loop()
+        loop = running_loop()
         batcher = self._batchers.get((loop, batch_loader))
         if batcher is None:
             for dead in [k for k in self._batchers if k[0].is_closed()]:
@@ -416,11 +662,13 @@ class AsyncCache:
                 self._flights[key] = flight
                 self._stats.misses += 1
                 self._store.drop_if_expired(key)
-                requester = spans.current_span_context() if gate.active_tracer() else None
+                requester = None if gate.tracer_probe() is None or not gate.active_tracer() else (
+                    spans.current_span_context()
+                )
                 self._batcher(batch_loader).add(key, flight, ttl, requester)
             assert flight is not None
             try:
-                value = await flight.wait()
+                value = await flight.waiting()
             except Exception:
                 if not led:
                     self._stats.coalesced += 1
@@ -451,9 +699,9 @@ class AsyncCache:
     async def _run_batch(self, fn: BatchLoader, batch: dict[Hashable, Any]) -> None:
         keys = list(batch)
         self._stats.batches += 1
-        if gate.metrics_enabled():
+        if gate.meter_probe() is not None and gate.metrics_enabled():
             tel.record(tel.batch_size, len(keys), self._load_attrs)
-        tracer = gate.active_tracer()
+        tracer = None if gate.tracer_probe() is None else gate.active_tracer()
         try:
             if tracer is None:
                 outcomes = await self._call_batch(fn, keys)
@@ -557,23 +805,25 @@ class AsyncCache:
         return removed
 
     def _clear_memory(self) -> int:
+        """Drop every entry (stale copies included) and fence every load in flight."""
         flights = list(self._flights.values())
         self._flights.clear()
         for flight in flights:
-            flight.stale = True
+            flight.fence()
         return self._store.clear()
 
     def _fence(self, key: Hashable) -> None:
+        """Fence ``key``'s load in flight (and the timed-out ones it superseded)."""
         flight = self._flights.pop(key, None)
         if flight is not None:
-            flight.stale = True
+            flight.fence()
 
     def drop_all(self) -> None:
         """Forget everything quietly (not counted as invalidation): a session ending."""
         flights = list(self._flights.values())
         self._flights.clear()
         for flight in flights:
-            flight.stale = True
+            flight.fence()
         self._store.drop_all()
 
     async def warmup(
@@ -707,6 +957,12 @@ class AsyncCache:
     def suspended(self) -> bool:
         """Is this L1 suspended (see :meth:`suspend`)?"""
         return self in AsyncCache._suspended_sizes
+
+
+def _older(flight: Flight, timeout: float) -> bool:
+    """Whether ``flight`` has run ``timeout`` seconds or more (abandoned for newcomers)."""
+    started = flight.started
+    return started is not None and _mono() - started >= timeout
 
 
 def _hashable(key: Hashable) -> Hashable:

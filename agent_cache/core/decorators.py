@@ -19,6 +19,7 @@ from ..telemetry import names as tn
 from .cache import AsyncCache
 from .keys import make_key
 from .naming import qualified_name
+from .resilience import Policy, build_policy
 from .store import Clock
 from .sync_bridge import is_async_callable, shim_for, sync_facade
 from .unkeyable import UnkeyableWarning
@@ -186,10 +187,12 @@ class AsyncLRU:
 
     ``skip_args=1`` leaves ``self`` out of the key for methods. ``name`` labels metrics
     (default: the function's qualified name). ``clock`` is the monotonic clock TTLs are
-    measured with (tests inject a fake one).
+    measured with (tests inject a fake one). ``load_timeout`` is the most seconds a call
+    waits for the function to run (its own run or one it shares) before
+    :class:`~agent_cache.errors.LoadTimeoutError` (see :mod:`agent_cache.core.resilience`).
     """
 
-    __slots__ = ("maxsize", "skip_args", "name", "ttl", "clock")
+    __slots__ = ("maxsize", "skip_args", "name", "ttl", "clock", "policy")
 
     def __init__(
         self,
@@ -198,12 +201,14 @@ class AsyncLRU:
         *,
         name: str | None = None,
         clock: Clock | None = None,
+        load_timeout: float | None = None,
     ) -> None:
         self.maxsize = check_maxsize("maxsize", maxsize)
         self.skip_args = check_non_negative_int("skip_args", skip_args)
         self.name = name
         self.ttl: float | None = None
         self.clock = clock
+        self.policy: Policy | None = build_policy(0, 0, load_timeout, ttl=None, ttl_name="time_to_live")
 
     def __call__(self, func: Callable[P, Awaitable[R]]) -> CachedFunction[P, R]:
         """Memoize ``func``; a plain ``def`` function gets a plain function back, with the
@@ -217,6 +222,7 @@ class AsyncLRU:
             name=self.name or qualified_name(func),
             scope=tn.SCOPE_CACHE,
             clock=self.clock,
+            **self.policy.options() if self.policy is not None else {},
         )
         if is_async_callable(func):
             return memoize(func, cache, self.skip_args)
@@ -230,6 +236,11 @@ class AsyncTTL(AsyncLRU):
 
         @AsyncTTL(time_to_live=60, maxsize=1024, skip_args=1)
         async def method(self, arg): ...
+
+        # keep answering for 5 more minutes while the upstream is down, refresh in the
+        # background for 30 s past the TTL, and never wait more than 2 s for it
+        @AsyncTTL(time_to_live=60, stale_while_revalidate=30, stale_if_error=300, load_timeout=2)
+        async def quote(symbol): ...
     """
 
     __slots__ = ()
@@ -242,6 +253,12 @@ class AsyncTTL(AsyncLRU):
         *,
         name: str | None = None,
         clock: Clock | None = None,
+        stale_while_revalidate: float = 0,
+        stale_if_error: float = 0,
+        load_timeout: float | None = None,
     ) -> None:
-        super().__init__(maxsize=maxsize, skip_args=skip_args, name=name, clock=clock)
+        super().__init__(maxsize=maxsize, skip_args=skip_args, name=name, clock=clock, load_timeout=load_timeout)
         self.ttl = check_ttl("time_to_live", time_to_live)
+        self.policy = build_policy(
+            stale_while_revalidate, stale_if_error, load_timeout, ttl=self.ttl, ttl_name="time_to_live"
+        )

@@ -10,8 +10,12 @@ per-call cost stays off the hot path.
 - ``misses``: lookups that found no value — the caller that ran the load *and* every
   caller that waited for it. ``coalesced`` says how many of those shared another's load,
   ``loads`` how many loads ran. ``hit_rate = hits / (hits + misses)``.
+- ``stale``: lookups answered with an expired value (``stale_while_revalidate``, or
+  ``stale_if_error`` after a load failed or timed out); neither a hit nor a miss.
 - ``requests``: every lookup, whatever its result (hits + misses + short circuits +
   bypasses + stale answers).
+- ``load_timeouts``: callers that stopped waiting for a load after ``load_timeout`` (each
+  such lookup still has one result: ``stale``, or ``miss``/``coalesced`` when it raised).
 
 OpenTelemetry's ``agent_cache.result`` attribute keeps one value per lookup: ``miss`` is the
 leader, ``coalesced`` a waiter, so ``miss + coalesced`` there equals ``misses`` here.
@@ -34,7 +38,9 @@ _RESULT_SLOTS = (
     (tn.RESULT_COALESCED, "coalesced"),
     (tn.RESULT_SHORT_CIRCUIT, "short_circuits"),
     (tn.RESULT_BYPASS, "bypasses"),
+    (tn.RESULT_STALE, "stale"),
 )
+_SLOT_OF = dict(_RESULT_SLOTS)
 
 
 class Counters:
@@ -46,8 +52,10 @@ class Counters:
         "coalesced",
         "short_circuits",
         "bypasses",
+        "stale",
         "loads",
         "load_errors",
+        "load_timeouts",
         "_baseline",
         "__weakref__",
     )
@@ -58,11 +66,15 @@ class Counters:
     coalesced: int
     short_circuits: int
     bypasses: int
+    stale: int
     loads: int
     load_errors: int
+    load_timeouts: int
 
     #: Counts that :meth:`reset` restarts for :meth:`as_dict` (subclasses extend it).
-    COUNTED: tuple[str, ...] = ("hits", "misses", "coalesced", "short_circuits", "bypasses", "loads", "load_errors")
+    COUNTED: tuple[str, ...] = (
+        "hits", "misses", "coalesced", "short_circuits", "bypasses", "stale", "loads", "load_errors", "load_timeouts",
+    )
 
     def __init__(self) -> None:
         for name in self.COUNTED:
@@ -91,7 +103,7 @@ class Counters:
             "hits": hits,
             "misses": misses,
             "coalesced": c["coalesced"],
-            "requests": hits + misses + c["short_circuits"] + c["bypasses"],
+            "requests": hits + misses + c["short_circuits"] + c["bypasses"] + c["stale"],
             "hit_rate": hits / (hits + misses) if hits + misses else 0.0,
         }
         out.update(c)
@@ -99,6 +111,11 @@ class Counters:
         return out
 
     # -- writing ---------------------------------------------------------------------------
+
+    def count(self, result: str) -> None:
+        """Count one lookup whose ``agent_cache.result`` is ``result``."""
+        slot = _SLOT_OF[result]
+        setattr(self, slot, getattr(self, slot) + 1)
 
     def reset(self) -> None:
         """Restart what :meth:`as_dict` reports; the raw cumulative counts keep growing."""

@@ -12,6 +12,13 @@ the reference implementation of a hit; the generated fast wrappers
 (:mod:`agent_cache.core.wrappers`) inline exactly that expression, and the behaviour suite
 runs on both.
 
+**Stale copies** (issue 15): a store with ``grace`` > 0 keeps an expired entry until
+``expires_at + grace`` (:func:`is_kept`), so the resilience options
+(:mod:`agent_cache.core.resilience`) can answer it while the upstream is slow or down.
+Such an entry is *not* fresh — no path serves it as a hit — and it is an ordinary entry in
+every other respect: ``discard``/``clear`` remove it, capacity evicts it, the sweep drops it
+once past its grace. With ``grace == 0`` (the default) nothing changes.
+
 **Eviction** is LRU with lazy promotion ("second chance", as in CLOCK): a hit only sets
 ``referenced``; when the store is full, the oldest entry is evicted unless it was referenced
 since it last reached the front, in which case it moves to the back with its flag cleared.
@@ -45,16 +52,24 @@ def is_fresh(entry: Entry, clock: Clock) -> bool:
     return expires_at is NEVER or expires_at > clock()
 
 
+def is_kept(entry: Entry, now: float, grace: float) -> bool:
+    """Whether ``entry`` is still held at ``now``: fresh, or expired less than ``grace`` ago."""
+    expires_at: float = entry[EXPIRES]
+    return expires_at is NEVER or expires_at + grace > now
+
+
 class Store:
     """LRU + TTL map with a bound of ``maxsize`` entries (``None``: unbounded, ``0``: none)."""
 
-    __slots__ = ("data", "maxsize", "stats", "clock", "_writes", "_sweep_after", "_expiring")
+    __slots__ = ("data", "maxsize", "stats", "clock", "grace", "_writes", "_sweep_after", "_expiring")
 
     def __init__(self, maxsize: int | None, stats: CacheStats, clock: Clock = time.monotonic) -> None:
         self.data: OrderedDict[Hashable, Entry] = OrderedDict()
         self.maxsize = maxsize
         self.stats = stats
         self.clock = clock
+        #: seconds an expired entry is kept as a stale copy (only ever widened: :meth:`retain`)
+        self.grace = 0.0
         self._writes = 0  # inserts since the last sweep of expired entries
         self._sweep_after = SWEEP_MIN_WRITES  # sweep again after this many inserts
         self._expiring = False  # whether any entry was ever stored with an expiry
@@ -66,10 +81,16 @@ class Store:
         """The ``expires_at`` of an entry stored now with ``ttl`` seconds to live."""
         return NEVER if ttl is None else self.clock() + ttl
 
+    def retain(self, grace: float) -> None:
+        """Keep expired entries at least ``grace`` seconds past their expiry from now on."""
+        if grace > self.grace:
+            self.grace = grace
+
     def fresh(self, key: Hashable) -> Entry | None:
         """The reference hit: the live entry for ``key`` (marked used), else ``None``.
 
-        An expired entry found here is dropped and counted as an ``expired`` eviction.
+        An expired entry found here is dropped and counted as an ``expired`` eviction,
+        unless it is still within the store's ``grace`` (a stale copy).
         """
         entry = self.data.get(key)
         if entry is None:
@@ -77,8 +98,21 @@ class Store:
         if is_fresh(entry, self.clock):
             entry[REF] = True
             return entry
-        self._drop_expired(key, entry)
+        if not self.grace or not is_kept(entry, self.clock(), self.grace):
+            self._drop_expired(key, entry)
         return None
+
+    def stale(self, key: Hashable, window: float) -> Entry | None:
+        """The entry for ``key`` if it expired less than ``window`` seconds ago, else ``None``.
+
+        A fresh entry is returned too (a load that failed may find one stored meanwhile by
+        another caller; it is newer than anything stale). Marks the entry used.
+        """
+        entry = self.data.get(key)
+        if entry is None or not window or not is_kept(entry, self.clock(), window):
+            return None
+        entry[REF] = True
+        return entry
 
     def peek(self, key: Hashable) -> Any:
         """The live value for ``key`` without marking or removing anything, or ``MISSING``."""
@@ -88,9 +122,10 @@ class Store:
         return entry[VALUE]
 
     def drop_if_expired(self, key: Hashable) -> None:
-        """Drop (and count) the entry for ``key`` if it is there but no longer fresh."""
+        """Drop (and count) the entry for ``key`` if it is there but no longer fresh (nor
+        a stale copy within the store's ``grace``)."""
         entry = self.data.get(key)
-        if entry is not None and not is_fresh(entry, self.clock):
+        if entry is not None and not is_kept(entry, self.clock(), self.grace):
             self._drop_expired(key, entry)
 
     def _drop_expired(self, key: Hashable, entry: Entry) -> None:
@@ -158,10 +193,11 @@ class Store:
         self.data.clear()
 
     def purge_expired(self) -> int:
-        """Drop every expired entry now; return how many."""
+        """Drop every expired entry (past its grace) now; return how many."""
         self._writes = 0
-        clock = self.clock
-        dead = [k for k, entry in list(self.data.items()) if not is_fresh(entry, clock)]
+        now = self.clock()
+        grace = self.grace
+        dead = [k for k, entry in list(self.data.items()) if not is_kept(entry, now, grace)]
         removed = 0
         for k in dead:
             if self.data.pop(k, None) is not None:

@@ -14,6 +14,13 @@ drives the very same async path to completion:
 
 Waiting for another thread's load crosses loops safely (see
 :mod:`agent_cache.core.singleflight`), so two threads missing one key run the body once.
+
+A private loop runs only while a call is in progress. Work that must outlive the call or
+run beside it — a stale-while-revalidate refresh, a load a caller waits for with a
+``load_timeout`` (issue 15) — therefore does not go on it: :func:`on_private_loop` tells the
+cache so, and :func:`run_detached` runs that work on a loop of its own in a worker thread
+(a blocking ``def`` body there cannot hold up the caller's timeout, and nothing waits for
+the thread that started it to call again).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import contextvars
 import functools
 import inspect
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -31,6 +38,7 @@ T = TypeVar("T")
 
 _local = threading.local()
 _helpers = ThreadPoolExecutor(thread_name_prefix="agent_cache-sync")
+_detached = ThreadPoolExecutor(thread_name_prefix="agent_cache-detached")
 
 
 def is_async_callable(func: Any) -> bool:
@@ -72,6 +80,30 @@ def run_sync(make: Callable[[], Awaitable[T]]) -> T:
     # caller's context) and block, as any blocking call from a coroutine does.
     context = contextvars.copy_context()
     return _helpers.submit(context.run, lambda: _thread_loop().run_until_complete(_await(make))).result()
+
+
+def on_private_loop() -> bool:
+    """Whether the running loop is this thread's private sync loop (it stops when the
+    current call returns), so work that outlives the call needs :func:`run_detached`."""
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return running is getattr(_local, "loop", None)
+
+
+def run_detached(coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop) -> None:
+    """Run ``coro`` to completion on ``loop`` (new, not running) in a worker thread, with the
+    caller's context, then close ``loop``. Returns at once."""
+    context = contextvars.copy_context()
+
+    def work() -> None:
+        try:
+            loop.run_until_complete(coro)
+        finally:
+            loop.close()
+
+    _detached.submit(context.run, work)
 
 
 async def _await(make: Callable[[], Awaitable[T]]) -> T:

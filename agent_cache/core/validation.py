@@ -84,3 +84,25 @@ def check_window_ms(name: str, value: Any) -> float:
     if not (0 <= value < float("inf")):  # type: ignore[operator]  # (as above) also false for NaN
         raise ConfigurationValueError(f"{name} must be a finite number >= 0, got {value}")
     return float(value)
+
+
+def check_window(name: str, value: Any) -> float:
+    """A stale window in seconds: a finite number >= 0 (0 turns the feature off)."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ConfigurationTypeError(f"{name} must be a number of seconds >= 0, got {type(value).__name__}")
+    seconds = float(value)
+    if not (0 <= seconds < float("inf")):  # also false for NaN
+        raise ConfigurationValueError(f"{name} must be a finite number of seconds >= 0, got {value}")
+    return seconds
+
+
+def check_timeout(name: str, value: Any) -> float | None:
+    """A timeout in seconds: a finite number > 0, or ``None`` for no timeout."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ConfigurationTypeError(f"{name} must be a number of seconds > 0 or None, got {type(value).__name__}")
+    seconds = float(value)
+    if not (0 < seconds < float("inf")):  # also false for NaN
+        raise ConfigurationValueError(f"{name} must be a finite number of seconds > 0 or None, got {value}")
+    return seconds

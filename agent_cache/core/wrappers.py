@@ -95,8 +95,10 @@ def build_memoizer(func: Body, cache: AsyncCache, plan: Plan, *, use_cache_keywo
     stats = cache._stats
     clock = cache.clock
     flights = cache._flights
-    lead = cache._lead
     load = cache.load
+    # With resilience options a miss may answer a stale copy, so every non-hit goes through
+    # cache.load (which decides); the hit rule inlined below is the same either way.
+    lead = cache._lead if cache._policy is None else partial(_load_value, load)
     general = plan.general
     keyer = plan.key
 
@@ -142,7 +144,28 @@ def build_memoizer(func: Body, cache: AsyncCache, plan: Plan, *, use_cache_keywo
             return await lead(args, loader, None)
         return await share(args, loader)
 
-    return keyed if plan.always_key else positional
+    async def positional_ttl(*args: Any, **kwargs: Any) -> Any:
+        """:func:`positional` for a cache with a default TTL, where nearly every entry
+        expires: ``expires > clock()`` alone is the same rule (``NEVER`` is infinity, later
+        than any reading), without the ``is NEVER`` shortcut that only pays off without TTLs."""
+        if kwargs:
+            return await keyed(*args, **kwargs)
+        try:
+            entry = data_get(args)
+        except TypeError:
+            return await general(None, args, kwargs)
+        if entry is not None and entry[1] > clock():
+            entry[2] = True
+            stats.hits += 1
+            return entry[0]
+        loader = partial(func, *args)
+        if args not in flights:
+            return await lead(args, loader, None)
+        return await share(args, loader)
+
+    if plan.always_key:
+        return keyed
+    return positional if cache.default_ttl is None else positional_ttl
 
 
 def build_tool_wrapper(plan: SessionPlan) -> Body:
@@ -199,6 +222,13 @@ def build_tool_wrapper(plan: SessionPlan) -> Body:
         return await miss(cache, key, args, kwargs, session)
 
     return wrapper
+
+
+async def _load_value(
+    load: Callable[..., Awaitable[tuple[Any, str]]], key: Hashable, loader: Callable[[], Any], ttl: float | None
+) -> Any:
+    value, _ = await load(key, loader, ttl)
+    return value
 
 
 def _reference(plan: Plan) -> Body:

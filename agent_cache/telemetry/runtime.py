@@ -64,6 +64,7 @@ _live: dict[int, CacheStats] = {}
 # Retired counts, per (resource, scope): {result: n} and {eviction reason: n}.
 _retired_results: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
 _retired_evictions: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+_retired_timeouts: dict[str, int] = defaultdict(int)
 # Ids whose owner died. weakref.finalize callbacks can run inside any allocation — also
 # while this thread holds _lock — so they only append here (atomic, lock-free) and the
 # next reader folds them in under the lock. Taking _lock in the finalizer deadlocks.
@@ -86,6 +87,7 @@ def _fold_dying() -> None:
         evictions = _retired_evictions[label]
         for reason, count in stats.evictions():
             evictions[reason] += count
+        _retired_timeouts[stats.resource] += stats.load_timeouts
 
 
 def track(stats: CacheStats, owner: Any) -> None:
@@ -118,6 +120,7 @@ def reset_counters() -> None:
         _fold_dying()
         _retired_results.clear()
         _retired_evictions.clear()
+        _retired_timeouts.clear()
         _invalidations.clear()
         _loop_detections.clear()
 
@@ -131,6 +134,7 @@ class _Totals:
             live = list(_live.values())
             self.results = {k: dict(v) for k, v in _retired_results.items()}
             self.evictions = {k: dict(v) for k, v in _retired_evictions.items()}
+            self.timeouts: dict[str, int] = defaultdict(int, _retired_timeouts)
         self.entries: dict[str, int] = defaultdict(int)
         for stats in live:
             label = (stats.resource, stats.scope)
@@ -141,6 +145,7 @@ class _Totals:
             for reason, count in stats.evictions():
                 bucket[reason] = bucket.get(reason, 0) + count
             self.entries[stats.resource] += stats.entries
+            self.timeouts[stats.resource] += stats.load_timeouts
 
 
 def _safe(callback: Any) -> Any:
@@ -174,6 +179,12 @@ def _observe_evictions() -> Iterable[Observation]:
 def _observe_entries() -> Iterable[Observation]:
     for resource, value in _Totals().entries.items():
         yield Observation(value, {n.ATTR_RESOURCE: resource})
+
+
+def _observe_timeouts() -> Iterable[Observation]:
+    for resource, value in _Totals().timeouts.items():
+        if value:
+            yield Observation(value, {n.ATTR_RESOURCE: resource})
 
 
 def _observe_invalidations() -> Iterable[Observation]:
@@ -229,6 +240,7 @@ _counter(n.METRIC_REQUESTS, _observe_requests)
 _counter(n.METRIC_INVALIDATIONS, _observe_invalidations)
 _counter(n.METRIC_LOOP_DETECTIONS, _observe_loops)
 _counter(n.METRIC_EVICTIONS, _observe_evictions)
+_counter(n.METRIC_LOAD_TIMEOUTS, _observe_timeouts)
 _updown(n.METRIC_ENTRY_COUNT, _observe_entries)
 _updown(n.METRIC_SESSION_ACTIVE, _observe_sessions)
 load_duration = _histogram(n.METRIC_LOAD_DURATION, n.DURATION_BUCKETS_S)

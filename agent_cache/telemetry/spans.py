@@ -87,6 +87,14 @@ def add_link(span: Any, span_context: Any) -> None:
         logger.debug("agent_cache: could not add span link", exc_info=True)
 
 
+def current() -> Any:
+    """The current span (a non-recording one when there is none)."""
+    try:
+        return otel_trace.get_current_span()
+    except Exception:
+        return otel_trace.INVALID_SPAN
+
+
 def current_span_context() -> Any:
     try:
         ctx = otel_trace.get_current_span().get_span_context()
@@ -103,22 +111,38 @@ def open_span(
     For code that cannot nest a ``with`` block (``__aenter__``/``__aexit__``) or should not
     pay for a generator on every call (tool wrappers).
     """
+    span = start_span(tracer, name, attributes, links)
+    return span, make_current(span)
+
+
+def start_span(
+    tracer: Any, name: str, attributes: dict[str, Any], links: Sequence[Any] | None = None, *, root: bool = False
+) -> Any:
+    """Start an INTERNAL span *without* making it current (never raises).
+
+    ``root=True`` starts a new trace whatever span is current: for work that outlives the
+    call that started it (a background refresh), which links to that call instead.
+    """
     try:
-        span = tracer.start_span(
+        return tracer.start_span(
             name,
+            context=otel_context.Context() if root else None,
             kind=SpanKind.INTERNAL,
             attributes=attributes,
             links=[Link(c) for c in links] if links else None,
         )
     except Exception:
         logger.warning("agent_cache: could not start span %r; continuing without it", name, exc_info=True)
-        span = otel_trace.INVALID_SPAN
+        return otel_trace.INVALID_SPAN
+
+
+def make_current(span: Any) -> Any:
+    """Make ``span`` the current span; return the token :func:`close_span` detaches."""
     try:
-        token = otel_context.attach(otel_trace.set_span_in_context(span))
+        return otel_context.attach(otel_trace.set_span_in_context(span))
     except Exception:
-        logger.warning("agent_cache: could not make span %r current", name, exc_info=True)
-        token = None
-    return span, token
+        logger.warning("agent_cache: could not make span %r current", getattr(span, "name", span), exc_info=True)
+        return None
 
 
 def close_span(span: Any, token: Any, attributes: dict[str, Any] | None, exc: BaseException | None) -> None:
