@@ -139,6 +139,10 @@ METRIC_BACKPLANE_MESSAGES = (
     "Invalidation messages sent, received and dropped as malformed",
 )
 METRIC_BREAKER_STATE = ("agent_cache.breaker.state", "{state}", "Circuit breaker: 0 closed, 1 half-open, 2 open")
+METRIC_TIER_DISABLED = (
+    "agent_cache.tier.disabled", "{tier}",
+    "1 while a tier is disabled (e.g. its Redis user lacks a permission): loaders answer",
+)
 METRIC_BREAKER_OPENINGS = ("agent_cache.breaker.openings", "{opening}", "Times the circuit breaker opened")
 
 PROM_TIER_REQUESTS = "agent_cache_tier_requests_total"
@@ -146,4 +150,5 @@ PROM_TIER_FAILURES = "agent_cache_tier_failures_total"
 PROM_TIER_LOCKS = "agent_cache_tier_locks_total"
 PROM_BACKPLANE_MESSAGES = "agent_cache_backplane_messages_total"
 PROM_BREAKER_STATE = "agent_cache_breaker_state"
+PROM_TIER_DISABLED = "agent_cache_tier_disabled"
 PROM_BREAKER_OPENINGS = "agent_cache_breaker_openings_total"

@@ -50,12 +50,23 @@ def _observe(pairs: tuple[tuple[str, str], ...], attribute: str) -> Callable[[],
     return callback
 
 
-def _observe_breaker_state() -> Iterable[Observation]:
+def _worst(field: str) -> dict[str, int]:
+    """The highest ``field`` per tier, over the backends that report it."""
     worst: dict[str, int] = {}
     for backend in list(_backends):
-        value = backend.get_metrics().get("breaker_state_value", 0)
-        worst[backend.tier_name] = max(worst.get(backend.tier_name, 0), value)
-    for tier, value in worst.items():
+        metrics = backend.get_metrics()
+        if field in metrics:
+            worst[backend.tier_name] = max(worst.get(backend.tier_name, 0), int(metrics[field]))
+    return worst
+
+
+def _observe_breaker_state() -> Iterable[Observation]:
+    for tier, value in _worst("breaker_state_value").items():
+        yield Observation(value, {n.ATTR_TIER: tier})
+
+
+def _observe_disabled() -> Iterable[Observation]:
+    for tier, value in _worst("tier_disabled").items():
         yield Observation(value, {n.ATTR_TIER: tier})
 
 
@@ -77,5 +88,6 @@ _counter(n.METRIC_BACKPLANE_MESSAGES, _observe(
     n.ATTR_BACKPLANE_DIRECTION))
 _counter(n.METRIC_BREAKER_OPENINGS, _observe_openings)
 _updown(n.METRIC_BREAKER_STATE, _observe_breaker_state)
+_updown(n.METRIC_TIER_DISABLED, _observe_disabled)
 
 __all__ = ["track", "untrack"]

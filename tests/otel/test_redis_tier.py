@@ -81,3 +81,15 @@ async def test_load_path_spans_and_tier_metrics(otel, redis_server):
                                          tn.ATTR_BACKPLANE_DIRECTION}
     await a.close()
     await b.close()
+
+
+async def test_a_disabled_tier_is_a_metric(otel, redis_server):
+    """A Redis user without a permission the tier needs: ERROR log (see
+    tests/redis/test_permissions_and_secrets.py) and agent_cache.tier.disabled = 1."""
+    assert redis_server.command("ACL", "SETUSER", "agent", "reset", "on", ">pw", "~*", "&*",
+                                "+@all", "-publish") == b"+OK\r\n"
+    backend = RedisBackend(f"redis://agent:pw@127.0.0.1:{redis_server.port}/0")
+    cache = AsyncCache(name="cart", backend=backend)
+    assert await cache.get("u", loader=lambda: 1) == 1
+    assert otel.values(tn.METRIC_TIER_DISABLED[0])[attrs((tn.ATTR_TIER, "redis"))] == 1
+    await backend.close()
