@@ -147,3 +147,24 @@ async def test_a_failed_invalidation_fences_its_namespace_until_it_lands(redis_s
     await wait_until(lambda: not cart.suspended, what="the fence to lift")
     assert not other.suspended
     await backend.close()
+
+
+async def test_too_many_pending_invalidations_resync_instead_of_dropping_one(redis_server):
+    """Past ``max_pending_invalidations`` one is dropped: this replica then trusts nothing
+    until every namespace it caches has a fresh generation (a resync), not forever."""
+    from agent_cache import AsyncCache
+
+    backend = RedisBackend(redis_server.url, op_timeout=OP_TIMEOUT, clear_timeout=OP_TIMEOUT,
+                           max_pending_invalidations=2)
+    caches = [AsyncCache(name=f"r{i}", backend=backend) for i in range(4)]
+    assert await backend.subscribe()
+    redis_server.kill()
+    for cache in caches:  # four failed clears, two kept
+        await cache.invalidate()
+    assert backend.get_metrics()["pending_invalidations"] == 2
+    assert not backend.l1_trusted()
+    redis_server.start()
+    await wait_until(lambda: backend.l1_trusted() and not any(c.suspended for c in caches),
+                     what="resync and replay")
+    assert backend.get_metrics()["resyncs"] >= 1
+    await backend.close()

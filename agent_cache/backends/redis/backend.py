@@ -167,6 +167,7 @@ class RedisBackend(LoadLockMixin):
         self._pending: dict[tuple[str, str, str | None], None] = {}  # ordered set
         self._max_pending = max_pending_invalidations
         self._flush_task: asyncio.Task[Any] | None = None
+        self._dropped: set[str] = set()  # namespaces of invalidations dropped from the queue
         self._resync_task: asyncio.Task[Any] | None = None
         self._closed = False
         self._check_permissions = check_permissions
@@ -563,10 +564,16 @@ class RedisBackend(LoadLockMixin):
             return
         self._was_connected = True
         if self._untrusted and not self._closed:
-            if self._resync_task is None or self._resync_task.done():
-                self._resync_task = self._link.spawn(self._resync())
+            self._start_resync()
         else:
             self._l1.resume()
+
+    def _start_resync(self) -> None:
+        if self._resync_task is None or self._resync_task.done():
+            try:
+                self._resync_task = self._link.spawn(self._resync())
+            except RuntimeError:  # no event loop: the next health change starts it
+                pass
 
     async def _resync(self) -> None:
         """After trust was lost: give every namespace this process caches a fresh
@@ -581,9 +588,10 @@ class RedisBackend(LoadLockMixin):
             backplane = self._backplane
             if backplane is None or not backplane.connected:
                 return  # the next health change starts another resync
-            namespaces = self._l1.namespaces() | {ns for _, ns, _ in self._pending}
+            namespaces = self._l1.namespaces() | {ns for _, ns, _ in self._pending} | self._dropped
             if await self._bump(namespaces, b""):
                 self.stats.resyncs += 1
+                self._dropped -= namespaces
                 self._untrusted = False
                 if backplane.connected and self.disabled is None:
                     self._l1.resume()
@@ -659,9 +667,14 @@ class RedisBackend(LoadLockMixin):
         while len(self._pending) > self._max_pending:
             dropped = next(iter(self._pending))
             del self._pending[dropped]
-            # The dropped one can no longer be replayed: make every replica resync.
+            self._dropped.add(dropped[1])  # bumped by the resync instead
+            if not any(ns == dropped[1] for _, ns, _ in self._pending):
+                self._l1.unfence_namespace(dropped[1])
+            # The dropped one can no longer be replayed: trust nothing here until every
+            # namespace this process caches has a fresh generation.
             self._untrusted = True
             self._l1.suspend()
+            self._start_resync()
             log.error("agent_cache: more than %d invalidations queued while Redis is away; "
                       "dropped one of namespace %r: every namespace is resynced when Redis is "
                       "back", self._max_pending, dropped[1])
