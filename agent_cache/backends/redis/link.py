@@ -241,7 +241,7 @@ class RedisLink:
         for client in (self.client, self._pubsub_client):
             if client is not None:
                 with contextlib.suppress(Exception):  # a dead connection must not raise either
-                    await client.aclose()
+                    await asyncio.wait_for(client.aclose(), 2 * self.op_timeout + 1.0)
 
 
 __all__ = ["FAILED", "OUTAGE_ERRORS", "Redis", "RedisLink", "is_refusal", "redact_url"]
