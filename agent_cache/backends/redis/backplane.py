@@ -190,7 +190,7 @@ class Backplane:
         """Stop the subscriber task and release its connection."""
         task, self._task = self._task, None
         self._set_connected(False)
-        if task is not None:
+        if task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop():
             self._stopping = True
             task.cancel()
             # On Python 3.11 a cancellation that races redis-py's own read timeout can be
