@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip
 
-.PHONY: test demo bench venv clean
+.PHONY: test demo dashboard bench venv clean
 
 $(VENV)/.dev-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ test: $(VENV)/.dev-installed
 
 demo: $(VENV)/.dev-installed
 	$(PY) -m agent_cache.demo $(ARGS)
+
+# The live dashboard on http://127.0.0.1:5001/ (ARGS="--port 8080 --host 0.0.0.0" to change).
+dashboard: $(VENV)/.dev-installed
+	$(PY) -m agent_cache.dashboard $(ARGS)
 
 $(VENV)/.bench-installed: $(VENV)/.dev-installed
 	$(PIP) install --quiet -e '.[bench]'
