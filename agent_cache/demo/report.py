@@ -66,6 +66,13 @@ def summary(result: RunResult) -> list[str]:
         _line("db time", f"{cached.db_busy_s:.1f} s with agent_cache, {base.db_busy_s:.1f} s without"
               " (summed round trips)"),
     ]
+    tier = lib.get("shared_tier")
+    if tier is not None:
+        lines.append(_line("shared tier", (
+            f"L2 hits {tier.get('hits', 0)}, L2 misses {tier.get('misses', 0)}, "
+            f"locks acquired {tier.get('locks_acquired', 0)} / contended {tier.get('locks_contended', 0)}, "
+            f"backplane sent {tier.get('published', 0)} / received {tier.get('backplane_received', 0)}, "
+            f"failures {tier.get('errors', 0) + tier.get('short_circuits', 0)}, breaker {tier.get('breaker_state')}")))
     if hits + misses + coalesced != requests:
         lines.append(f"WARNING: the library counted {hits + misses + coalesced} lookups, "
                      f"the agents made {requests} cached reads")
