@@ -32,9 +32,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
     try:
         from .app import Dashboard
-        from .server import run
+        from .server import bind, run, url_of
     except ImportError as exc:
         print(f"{PROG}: needs the dashboard extra: pip install 'agent_cache[dashboard]' ({exc})", file=sys.stderr)
+        return 2
+
+    try:
+        sock = bind(ns.host, ns.port)  # first: a taken port fails before anything is installed
+    except OSError as exc:
+        print(f"{PROG}: error: cannot listen on {ns.host}:{ns.port}: {exc}", file=sys.stderr)
         return 2
 
     async def go() -> None:
@@ -42,17 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         assert dashboard.workload is not None
         dashboard.workload.configure({"concurrency": ns.concurrency, "loop_rate": ns.loop_rate,
                                       "latency_ms": ns.latency_ms})
-
-        def ready(url: str) -> None:
-            print(f"agent_cache dashboard: {url}  (Ctrl-C stops it)", flush=True)
-
-        await run(ns.host, ns.port, dashboard, ready)
+        print(f"agent_cache dashboard: {url_of(sock)}  (Ctrl-C stops it)", flush=True)
+        await run(sock, dashboard)
 
     try:
         asyncio.run(go())
-    except OSError as exc:
-        print(f"{PROG}: error: cannot listen on {ns.host}:{ns.port}: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         pass
     return 0

@@ -8,7 +8,6 @@ import asyncio
 import socket
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
 import uvicorn
 
@@ -41,11 +40,8 @@ def _server(dashboard: Dashboard) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-async def run(host: str, port: int, dashboard: Dashboard, ready: Any = None) -> None:
-    """Serve until the server is asked to exit (SIGINT / SIGTERM in the main thread)."""
-    sock = bind(host, port)
-    if ready is not None:
-        ready(url_of(sock))
+async def run(sock: socket.socket, dashboard: Dashboard) -> None:
+    """Serve on ``sock`` until asked to exit (SIGINT / SIGTERM in the main thread)."""
     await _server(dashboard).serve(sockets=[sock])
 
 

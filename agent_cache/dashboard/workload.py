@@ -241,6 +241,8 @@ class LiveWorkload:
         await self.stop()
         for task in list(self._workers.values()):
             task.cancel()
+        if self._tools is not None:
+            self._tools.close()
         for db in (self._db, self._plain_db):
             if db is not None:
                 with contextlib.suppress(Exception):

@@ -173,6 +173,7 @@ async def run(
         cached = await _phase(PHASE_CACHED, config, catalog, config.sessions, cached_session, db,
                               tools.stats, deadline, stop, progress)
         library = dict(get_metrics())
+        tools.close()
         if shared is not None:
             library["shared_tier"] = dict(shared.get_metrics())
             if backend is None:

@@ -102,6 +102,17 @@ class Tools:
 
     def __init__(self, stats: ToolStats) -> None:
         self.stats = stats
+        self._owned: dict[str, Any] = {}  # caches these tools own (not the agent layer's)
+
+    def close(self) -> None:
+        """Let go of the caches these tools own, now.
+
+        The tools' closures form reference cycles; a cache left inside them would be
+        finalized by the garbage collector at an arbitrary moment, and the telemetry
+        runtime's finalizer takes a lock that may be held right then (a metrics collection
+        in progress). Dropping the last reference here frees the cache at a known point.
+        """
+        self._owned.clear()
 
     def __getitem__(self, name: str) -> ToolFn:
         if name not in SPEC_BY_NAME:
@@ -132,10 +143,13 @@ def build_tools(
     """
     tools = Tools(ToolStats())
     order_numbers = itertools.count(1)
-    details = _details_cache() if cached else None
+    owned = tools._owned
+    if cached:
+        owned[DETAILS_CACHE] = _details_cache()
 
     async def price_lines(items: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
         ids = [item["product_id"] for item in items]
+        details = owned.get(DETAILS_CACHE)
         if details is None:
             rows = await db.fetch_products(ids)
             return [rows.get(pid) for pid in ids]

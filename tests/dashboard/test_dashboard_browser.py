@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import REPO, DashboardProcess, chromium_path, in_ci
+from dashboard_support import REPO, DashboardProcess, chromium_path, in_ci
 
 DOCS = REPO / "docs"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

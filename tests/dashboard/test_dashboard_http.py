@@ -11,7 +11,7 @@ import urllib.request
 from typing import Any
 
 import pytest
-from conftest import DashboardProcess
+from dashboard_support import DashboardProcess
 
 
 def get(url: str) -> Any:
@@ -102,3 +102,25 @@ def test_serve_checks_its_port() -> None:
 
     with pytest.raises(ValueError, match="port"):
         serve(port=70000)
+
+
+@pytest.mark.parametrize("args,named", [(["--port", "70000"], "--port"), (["--loop-rate", "2"], "--loop-rate"),
+                                        (["--concurrency", "0"], "--concurrency")])
+def test_bad_command_line_options_exit_2_naming_the_option(capsys, args, named) -> None:
+    from agent_cache.dashboard.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    assert named in capsys.readouterr().err
+
+
+def test_a_taken_port_is_a_clear_error(capsys) -> None:
+    from agent_cache.dashboard.__main__ import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        assert main(["--port", str(port), "--no-start"]) == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err

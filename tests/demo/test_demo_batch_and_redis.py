@@ -34,6 +34,7 @@ async def test_concurrent_checkouts_price_their_carts_in_shared_batches(tmp_path
         assert all(r["status"] == "placed" and r["lines"] == 3 for r in results)
         # 8 checkouts x 3 lines, but the details of 3 products are fetched in one batch query
         assert db.by_op["fetch_products"] == 1
+        tools.close()
     finally:
         await db.close()
 

@@ -11,13 +11,19 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
-
-from live_prometheus import PrometheusServer, Workload, demo_workload, fixture_workload, running_stacks
+from live_prometheus import (
+    PrometheusServer,
+    Workload,
+    demo_workload,
+    fixture_workload,
+    running_stacks,
+)
 from stack_support import free_port, require_tool
 
 

@@ -16,7 +16,6 @@ Three demo runs side by side:
 from __future__ import annotations
 
 import pytest
-
 from live_prometheus import query_with_data, summarize, wait_for
 from stack_support import alert_exprs, panel_queries
 
