@@ -78,6 +78,22 @@ class Conversation:
         )
 
 
+    def enter_run(self, conversation_id: str | None, name: str | None = None) -> AbstractContextManager[Any]:
+        """The conversation's session around a whole framework run: unlike :meth:`enter`, it
+        has an ``invoke_agent`` span — the framework's own one, annotated, when its
+        instrumentation opened one for this conversation (one span per run)."""
+        if not self.enabled or conversation_id is None or live_session() is not None:
+            return nullcontext()
+        return AgentCacheSession(
+            session_id=conversation_id,
+            idle_timeout=self.idle_timeout,
+            max_tool_repeats=self.max_tool_repeats,
+            max_execution_depth=self.max_execution_depth,
+            on_loop=self.on_loop,
+            name=name,
+        )
+
+
 class ConversationSession(AgentCacheSession):
     """A session entered for one tool call of a conversation, inside the framework's tool
     span: it opens no ``invoke_agent`` span of its own (the call's ``execute_tool`` span
