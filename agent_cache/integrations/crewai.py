@@ -49,7 +49,7 @@ from ._common import CacheOptions, Conversation, wrap_tool
 __all__ = ["LoopDetected", "cached_tool"]
 
 
-class LoopDetected(AgentLoopDetectedError, HookAborted):
+class LoopDetected(AgentLoopDetectedError, HookAborted):  # type: ignore[misc, unused-ignore]
     """A loop caught in a CrewAI tool call: CrewAI's ``HookAborted`` (let out of
     ``kickoff()``) and an :class:`AgentLoopDetectedError`."""
 

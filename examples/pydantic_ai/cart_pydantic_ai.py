@@ -79,7 +79,8 @@ def main() -> dict[str, Any]:
     loop: dict[str, Any] | None = None
     for turn in range(3):
         try:
-            outputs.append(agent.run_sync("What is in my cart?", deps={"user": "alice"}, conversation_id="conv-42").output)
+            result = agent.run_sync("What is in my cart?", deps={"user": "alice"}, conversation_id="conv-42")
+            outputs.append(result.output)
         except AgentLoopDetectedError as exc:  # the run stopped at the caught call
             loop = {"request": turn + 1, "kind": exc.kind, "tool": exc.tool, "session_id": exc.session_id,
                     "error_type": type(exc).__name__}
@@ -99,7 +100,9 @@ def main() -> dict[str, Any]:
         "tool_spans": len(tool_spans),
         "tool_spans_with_cache_result": sum(1 for s in tool_spans if "agent_cache.resource" in (s.attributes or {})),
         "agent_spans": len(agent_spans),
-        "agent_spans_annotated": sum(1 for s in agent_spans if "agent_cache.session.tool_calls" in (s.attributes or {})),
+        "agent_spans_annotated": sum(
+            1 for s in agent_spans if "agent_cache.session.tool_calls" in (s.attributes or {})
+        ),
         "conversation_ids": sorted({c for c in CONVERSATION_IDS if c}),
         "span_conversation_ids": sorted({str(v) for s in spans
                                          if (v := (s.attributes or {}).get("gen_ai.conversation.id"))}),

@@ -132,14 +132,18 @@ def test_example_runs_offline(example: Example) -> None:
     assert result["tool_calls"] == example.calls, result
 
 
-@pytest.mark.parametrize("example", [c for c in CASES if c.context_param], ids=[c.path for c in CASES if c.context_param])
+WITH_CONTEXT = [c for c in CASES if c.context_param]
+SYNC_TOOLS = [c for c in CASES if c.sync_tool]
+
+
+@pytest.mark.parametrize("example", WITH_CONTEXT, ids=[c.path for c in WITH_CONTEXT])
 def test_tool_with_context_parameter_runs_once(example: Example) -> None:
     """Six calls with the same model arguments (a different context object each): one body run."""
     result = run_example(example)
     assert (result["tool_calls"], result["body_runs"]) == (6, 1), result
 
 
-@pytest.mark.parametrize("example", [c for c in CASES if c.sync_tool], ids=[c.path for c in CASES if c.sync_tool])
+@pytest.mark.parametrize("example", SYNC_TOOLS, ids=[c.path for c in SYNC_TOOLS])
 def test_sync_tool_under_sync_entry_point_is_cached(example: Example) -> None:
     result = run_example(example)
     assert (result["tool_calls"], result["body_runs"]) == (example.calls, example.body_runs), result
