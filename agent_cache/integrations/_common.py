@@ -139,6 +139,7 @@ def wrap_tool(
     conversation: Conversation,
     conversation_of: ConversationOf,
     translate: Translate | None = None,
+    framework_span: Callable[[], AbstractContextManager[Any]] = nullcontext,
 ) -> Any:
     """``func`` cached as tool ``name``, entering its conversation per call.
 
@@ -146,6 +147,8 @@ def wrap_tool(
     ``__wrapped__`` to build the schema and inject their context) and is ``def`` for a
     ``def`` tool, ``async def`` for a coroutine one (frameworks pick the thread or the loop
     from that). It carries the cached tool's handles (``get_metrics``, ``cache``, ...).
+    ``framework_span()`` is entered around each call: an integration whose framework keeps
+    its tool span without making it current makes it current there, so it is annotated.
     """
     if not callable(func):
         raise ConfigurationTypeError(f"a tool must be a function, got {type(func).__name__}")
@@ -160,7 +163,7 @@ def wrap_tool(
         @functools.wraps(func)
         async def tool(*args: Any, **kwargs: Any) -> Any:
             try:
-                with conversation.enter(conversation_of(args, kwargs)):
+                with framework_span(), conversation.enter(conversation_of(args, kwargs)):
                     return await cached(*args, **kwargs)
             except AgentLoopDetectedError as exc:
                 if translate is None:
@@ -173,7 +176,7 @@ def wrap_tool(
         @functools.wraps(func)
         def sync_tool(*args: Any, **kwargs: Any) -> Any:
             try:
-                with conversation.enter(conversation_of(args, kwargs)):
+                with framework_span(), conversation.enter(conversation_of(args, kwargs)):
                     return cached(*args, **kwargs)
             except AgentLoopDetectedError as exc:
                 if translate is None:

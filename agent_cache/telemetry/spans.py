@@ -178,6 +178,10 @@ def adoptable_span(operation: str, identity_key: str, identity: str) -> Any:
     conversation id for a session — a framework span of *another* tool or conversation is
     not this call's), and carries no ``agent_cache.*`` attribute yet (adopted once).
 
+    An integration that holds the framework's span of this call without the framework
+    having made it current (OpenInference's LangChain tracer buffers its attributes until
+    the span ends, so they cannot be read) makes it current with :func:`vouched_span`.
+
     Why probing, and only here: the OpenTelemetry API offers no way to read a span's
     attributes or its tracer; the SDK's spans (``ReadableSpan``) expose ``attributes`` and
     ``instrumentation_scope``, other implementations may not. Anything unexpected answers
@@ -187,6 +191,12 @@ def adoptable_span(operation: str, identity_key: str, identity: str) -> Any:
         span = otel_trace.get_current_span()
         if not span.is_recording():
             return None
+        vouched = otel_context.get_value(_VOUCHED)
+        if isinstance(vouched, list) and vouched and vouched[0] is span:
+            if vouched[1:] != [operation, identity]:
+                return None
+            vouched.clear()  # this call adopts it; a call nested inside opens its own
+            return span
         scope = getattr(span, "instrumentation_scope", None)
         if scope is not None and getattr(scope, "name", None) == n.INSTRUMENTATION_NAME:
             return None
@@ -206,6 +216,23 @@ def adoptable_span(operation: str, identity_key: str, identity: str) -> Any:
     except Exception:
         logger.debug("agent_cache: could not inspect the current span", exc_info=True)
         return None
+
+
+_VOUCHED = otel_context.create_key("agent_cache.vouched_span")
+
+
+@contextmanager
+def vouched_span(span: Any, operation: str, identity: str) -> Iterator[None]:
+    """Make a framework's ``span`` current, vouching that it is its span of this very
+    ``operation`` for ``identity`` (the tool name): the first agent_cache call of that tool
+    under it annotates it (see :func:`adoptable_span`)."""
+    context = otel_trace.set_span_in_context(span)
+    context = otel_context.set_value(_VOUCHED, [span, operation, identity], context)
+    token = otel_context.attach(context)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 def annotate(span: Any, attributes: dict[str, Any]) -> None:

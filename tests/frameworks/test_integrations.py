@@ -10,11 +10,11 @@ import logging
 from typing import Any
 
 import pytest
+from framework_support import require
 
 from agent_cache import AgentCache, AgentCacheSession, AgentLoopDetectedError
 from agent_cache.errors import ConfigurationValueError
 from agent_cache.integrations import Conversation
-from framework_support import require
 
 # -- common ------------------------------------------------------------------------------------
 

@@ -11,9 +11,9 @@ import os
 from typing import Any
 
 import pytest
+from framework_support import require
 
 from agent_cache import AgentCache, AgentCacheSession, AgentLoopDetectedError
-from framework_support import require
 
 os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
