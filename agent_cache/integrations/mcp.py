@@ -84,10 +84,16 @@ def loop_error_class(flavour: str) -> type[AgentLoopDetectedError]:
     return LoopDetected
 
 
-def _context_meta(ctx: Any) -> Mapping[str, Any] | None:
+def _meta_value(ctx: Any, key: str) -> Any:
+    """``_meta[key]`` of the request: a mapping in SDK 2 and fastmcp, a pydantic model with
+    extra fields in SDK 1."""
     request_context = getattr(ctx, "request_context", None)
     meta = getattr(request_context, "meta", None) if request_context is not None else None
-    return meta if isinstance(meta, Mapping) else None
+    if meta is None:
+        return None
+    if isinstance(meta, Mapping):
+        return meta.get(key)
+    return getattr(meta, key, None)
 
 
 def _is_context(value: Any) -> bool:
@@ -106,8 +112,7 @@ def conversation_id(args: tuple[Any, ...], kwargs: dict[str, Any], meta_key: str
             ctx = get_context()
         except RuntimeError:
             return None
-    meta = _context_meta(ctx) if ctx is not None else None
-    return text_or_none(meta.get(meta_key)) if meta is not None else None
+    return text_or_none(_meta_value(ctx, meta_key)) if ctx is not None else None
 
 
 def cached_tool(

@@ -112,3 +112,37 @@ def test_crewai_cached_tool_rejects_async_functions() -> None:
 
     with pytest.raises(TypeError, match="def function"):
         cached_tool("get_cart", resource="cart")(get_cart)
+
+
+async def test_mcp_sdk1_fastmcp_in_the_crewai_venv_gets_the_loop_text() -> None:
+    """CrewAI pins mcp<2: its venv has the SDK 1 ``FastMCP`` (meta is a pydantic model there)."""
+    require("mcp.server.fastmcp", venv="crewai")
+    import logging
+
+    from mcp.server.fastmcp import Context, FastMCP
+    from mcp.shared.memory import create_connected_server_and_client_session
+
+    from agent_cache.integrations import Conversation
+    from agent_cache.integrations.mcp import cached_tool
+
+    server = FastMCP("shop")
+    runs = []
+
+    @cached_tool(server, resource="cart", conversation=Conversation(max_tool_repeats=2))
+    async def get_cart(user_id: str, ctx: Context) -> str:  # type: ignore[type-arg]
+        runs.append(user_id)
+        return "cart"
+
+    tracebacks = []
+    handler = logging.Handler()
+    handler.emit = lambda record: tracebacks.append(record) if record.exc_info else None  # type: ignore[method-assign]
+    logging.getLogger().addHandler(handler)
+    try:
+        async with create_connected_server_and_client_session(server._mcp_server) as client:
+            results = [await client.call_tool("get_cart", {"user_id": "u1"}, meta={"conversation_id": "c"})
+                       for _ in range(3)]
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert [r.isError for r in results] == [False, False, True]
+    assert "stop repeating" in results[2].content[0].text
+    assert runs == ["u1"] and tracebacks == []
