@@ -21,6 +21,7 @@ from typing import Any
 
 from ..agent.context import live_session
 from ..agent.errors import AgentLoopDetectedError
+from ..agent.invalidator import AgentCacheInvalidator
 from ..agent.session import ON_LOOP_ACTIONS, AgentCacheSession
 from ..agent.tool_cache import AgentCache
 from ..core.sync_bridge import is_async_callable
@@ -129,19 +130,39 @@ class CacheOptions:
         )
 
 
+@dataclass(frozen=True)
+class MutationOptions:
+    """The :class:`~agent_cache.AgentCacheInvalidator` options an integration passes through."""
+
+    resource: str
+    scope: str = "global"
+    clear_all: bool = True
+    key_fn: Callable[[tuple[Any, ...], dict[str, Any]], Any] | None = None
+    record_arguments: bool | None = None
+
+    def decorator(self, name: str) -> AgentCacheInvalidator:
+        return AgentCacheInvalidator(
+            self.resource, self.scope, self.clear_all, self.key_fn, name=name, record_arguments=self.record_arguments
+        )
+
+
+ToolOptions = CacheOptions | MutationOptions
+
+#: What the framework's tool object carries over from the cached (or invalidating) function.
 HANDLES = ("get_metrics", "cache", "call_key", "resource", "scope", "tool_name")
 
 
 def wrap_tool(
     func: Callable[..., Any],
-    options: CacheOptions,
+    options: ToolOptions,
     name: str,
     conversation: Conversation,
     conversation_of: ConversationOf,
     translate: Translate | None = None,
     framework_span: Callable[[], AbstractContextManager[Any]] = nullcontext,
 ) -> Any:
-    """``func`` cached as tool ``name``, entering its conversation per call.
+    """``func`` cached (or invalidating, with :class:`MutationOptions`) as tool ``name``,
+    entering its conversation per call.
 
     The result keeps ``func``'s name, signature and annotations (frameworks read them through
     ``__wrapped__`` to build the schema and inject their context) and is ``def`` for a
@@ -185,7 +206,8 @@ def wrap_tool(
 
         wrapper = sync_tool
     for handle in HANDLES:
-        setattr(wrapper, handle, getattr(cached, handle))
+        if hasattr(cached, handle):  # an invalidator has no cache of its own
+            setattr(wrapper, handle, getattr(cached, handle))
     wrapper.agent_cache = cached
     return wrapper
 
@@ -207,4 +229,4 @@ def text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-__all__ = ["CacheOptions", "Conversation", "ConversationSession", "wrap_tool"]
+__all__ = ["CacheOptions", "Conversation", "ConversationSession", "MutationOptions", "wrap_tool"]

@@ -44,9 +44,9 @@ from crewai.tools import tool as crewai_tool
 
 from ..agent.errors import AgentLoopDetectedError
 from ..core.sync_bridge import is_async_callable
-from ._common import CacheOptions, Conversation, wrap_tool
+from ._common import CacheOptions, Conversation, MutationOptions, ToolOptions, wrap_tool
 
-__all__ = ["LoopDetected", "cached_tool"]
+__all__ = ["LoopDetected", "cached_tool", "invalidating_tool"]
 
 
 class LoopDetected(AgentLoopDetectedError, HookAborted):  # type: ignore[misc, unused-ignore]
@@ -112,10 +112,29 @@ def cached_tool(
 ) -> Callable[[Callable[..., Any]], Any]:
     """CrewAI's ``@tool(name)`` over ``@AgentCache``; loops stop the crew (see the module)."""
     options = CacheOptions(resource, scope, ttl, maxsize, backend, tuple(ignore), key, record_arguments)
+    return _decorator(options, name, tool_options)
 
+
+def invalidating_tool(
+    name: str | None = None,
+    *,
+    resource: str,
+    scope: str = "global",
+    clear_all: bool = True,
+    key_fn: Callable[[tuple[Any, ...], dict[str, Any]], Any] | None = None,
+    record_arguments: bool | None = None,
+    **tool_options: Any,
+) -> Callable[[Callable[..., Any]], Any]:
+    """CrewAI's ``@tool(name)`` over ``@AgentCacheInvalidator``: a mutation tool that
+    invalidates ``resource`` around its call."""
+    options = MutationOptions(resource, scope, clear_all, key_fn, record_arguments)
+    return _decorator(options, name, tool_options)
+
+
+def _decorator(options: ToolOptions, name: str | None, tool_options: dict[str, Any]) -> Callable[..., Any]:
     def decorate(func: Callable[..., Any]) -> Any:
         if is_async_callable(func):
-            raise TypeError(f"cached_tool: CrewAI runs tools synchronously; {func.__name__} must be a def function")
+            raise TypeError(f"CrewAI runs tools synchronously; {func.__name__} must be a def function")
         tool_name = name or func.__name__
         cached = wrap_tool(func, options, tool_name, Conversation(enabled=False), _no_conversation)
 
@@ -137,4 +156,3 @@ def cached_tool(
         return tool
 
     return decorate
-

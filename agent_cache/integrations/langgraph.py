@@ -46,9 +46,9 @@ from opentelemetry import trace
 
 from ..telemetry.names import OP_EXECUTE_TOOL
 from ..telemetry.spans import vouched_span
-from ._common import CacheOptions, Conversation, text_or_none, wrap_tool
+from ._common import CacheOptions, Conversation, MutationOptions, ToolOptions, text_or_none, wrap_tool
 
-__all__ = ["cached_tool", "conversation_id"]
+__all__ = ["cached_tool", "conversation_id", "invalidating_tool"]
 
 
 def conversation_id(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
@@ -100,7 +100,29 @@ def cached_tool(
     (``description``, ``return_direct``, ``parse_docstring``, ...).
     """
     options = CacheOptions(resource, scope, ttl, maxsize, backend, tuple(ignore), key, record_arguments)
+    return _decorator(options, name, conversation, tool_options)
 
+
+def invalidating_tool(
+    name: str | None = None,
+    *,
+    resource: str,
+    scope: str = "global",
+    clear_all: bool = True,
+    key_fn: Callable[[tuple[Any, ...], dict[str, Any]], Any] | None = None,
+    record_arguments: bool | None = None,
+    conversation: Conversation = Conversation(),  # noqa: B008 - frozen, validated once
+    **tool_options: Any,
+) -> Callable[[Callable[..., Any]], BaseTool]:
+    """LangChain's ``@tool(name)`` over ``@AgentCacheInvalidator``: a mutation tool that
+    invalidates ``resource`` around its call, in the ``thread_id``'s session."""
+    options = MutationOptions(resource, scope, clear_all, key_fn, record_arguments)
+    return _decorator(options, name, conversation, tool_options)
+
+
+def _decorator(
+    options: ToolOptions, name: str | None, conversation: Conversation, tool_options: dict[str, Any]
+) -> Callable[[Callable[..., Any]], BaseTool]:
     def decorate(func: Callable[..., Any]) -> BaseTool:
         tool_name = name or func.__name__
         wrapped = wrap_tool(func, options, tool_name, conversation, conversation_id,

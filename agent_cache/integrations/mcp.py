@@ -38,9 +38,18 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..agent.errors import AgentLoopDetectedError
-from ._common import CacheOptions, Conversation, first_of_type, rebrand, text_or_none, wrap_tool
+from ._common import (
+    CacheOptions,
+    Conversation,
+    MutationOptions,
+    ToolOptions,
+    first_of_type,
+    rebrand,
+    text_or_none,
+    wrap_tool,
+)
 
-__all__ = ["cached_tool", "conversation_id", "loop_error_class"]
+__all__ = ["cached_tool", "conversation_id", "invalidating_tool", "loop_error_class"]
 
 META_KEY = "conversation_id"
 
@@ -61,7 +70,7 @@ def _flavour(server: Any) -> str:
         if module == flavour or module.startswith(flavour + "."):
             return flavour
     raise TypeError(
-        f"cached_tool: server must be an MCP SDK MCPServer/FastMCP or a fastmcp.FastMCP, got {type(server).__name__}"
+        f"server must be an MCP SDK MCPServer/FastMCP or a fastmcp.FastMCP, got {type(server).__name__}"
     )
 
 
@@ -137,10 +146,40 @@ def cached_tool(
     (the ``_meta`` key holding the conversation id) and ``server.tool``'s (``title``,
     ``description``, ``annotations``, ...).
     """
+    options = CacheOptions(resource, scope, ttl, maxsize, backend, tuple(ignore), key, record_arguments)
+    return _decorator(server, options, name, meta_key, conversation, tool_options)
+
+
+def invalidating_tool(
+    server: Any,
+    *,
+    resource: str,
+    scope: str = "global",
+    clear_all: bool = True,
+    key_fn: Callable[[tuple[Any, ...], dict[str, Any]], Any] | None = None,
+    record_arguments: bool | None = None,
+    name: str | None = None,
+    meta_key: str = META_KEY,
+    conversation: Conversation = Conversation(),  # noqa: B008 - frozen, validated once
+    **tool_options: Any,
+) -> Callable[[Callable[..., Any]], Any]:
+    """Register ``@AgentCacheInvalidator(...)(func)`` as an MCP tool of ``server``: a
+    mutation tool that invalidates ``resource`` around its call."""
+    options = MutationOptions(resource, scope, clear_all, key_fn, record_arguments)
+    return _decorator(server, options, name, meta_key, conversation, tool_options)
+
+
+def _decorator(
+    server: Any,
+    options: ToolOptions,
+    name: str | None,
+    meta_key: str,
+    conversation: Conversation,
+    tool_options: dict[str, Any],
+) -> Callable[[Callable[..., Any]], Any]:
     flavour = _flavour(server)
     if not isinstance(meta_key, str) or not meta_key:
-        raise TypeError("cached_tool: meta_key must be a non-empty str")
-    options = CacheOptions(resource, scope, ttl, maxsize, backend, tuple(ignore), key, record_arguments)
+        raise TypeError("meta_key must be a non-empty str")
     error_class = loop_error_class(flavour)
 
     def find_conversation(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:

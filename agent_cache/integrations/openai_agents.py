@@ -41,9 +41,18 @@ from agents.tool import default_tool_error_function
 from agents.tracing import get_current_trace
 
 from ..agent.errors import AgentLoopDetectedError
-from ._common import CacheOptions, Conversation, first_of_type, rebrand, text_or_none, wrap_tool
+from ._common import (
+    CacheOptions,
+    Conversation,
+    MutationOptions,
+    ToolOptions,
+    first_of_type,
+    rebrand,
+    text_or_none,
+    wrap_tool,
+)
 
-__all__ = ["LoopDetected", "cached_tool", "conversation_id"]
+__all__ = ["LoopDetected", "cached_tool", "conversation_id", "invalidating_tool"]
 
 ToolErrorFunction = Callable[[RunContextWrapper[Any], Exception], Any]
 _DEFAULT: Any = object()
@@ -103,6 +112,34 @@ def cached_tool(
     ``function_tool``'s (``name_override``, ``failure_error_function``, ...).
     """
     options = CacheOptions(resource, scope, ttl, maxsize, backend, tuple(ignore), key, record_arguments)
+    return _decorator(options, name_override, conversation, failure_error_function, function_tool_options)
+
+
+def invalidating_tool(
+    *,
+    resource: str,
+    scope: str = "global",
+    clear_all: bool = True,
+    key_fn: Callable[[tuple[Any, ...], dict[str, Any]], Any] | None = None,
+    record_arguments: bool | None = None,
+    name_override: str | None = None,
+    conversation: Conversation = Conversation(),  # noqa: B008 - frozen, validated once
+    failure_error_function: ToolErrorFunction | None = _DEFAULT,
+    **function_tool_options: Any,
+) -> Callable[[Callable[..., Any]], FunctionTool]:
+    """``@function_tool`` over ``@AgentCacheInvalidator``: a mutation tool that invalidates
+    ``resource`` around its call, in the conversation's session."""
+    options = MutationOptions(resource, scope, clear_all, key_fn, record_arguments)
+    return _decorator(options, name_override, conversation, failure_error_function, function_tool_options)
+
+
+def _decorator(
+    options: ToolOptions,
+    name_override: str | None,
+    conversation: Conversation,
+    failure_error_function: ToolErrorFunction | None,
+    function_tool_options: dict[str, Any],
+) -> Callable[[Callable[..., Any]], FunctionTool]:
     inner = default_tool_error_function if failure_error_function is _DEFAULT else failure_error_function
 
     def decorate(func: Callable[..., Any]) -> FunctionTool:

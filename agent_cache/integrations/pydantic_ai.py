@@ -41,9 +41,17 @@ from pydantic_ai import Agent, RunContext
 from pydantic_ai._run_context import get_current_run_context  # documented, not re-exported
 from pydantic_ai.capabilities import AbstractCapability
 
-from ._common import CacheOptions, Conversation, first_of_type, text_or_none, wrap_tool
+from ._common import (
+    CacheOptions,
+    Conversation,
+    MutationOptions,
+    ToolOptions,
+    first_of_type,
+    text_or_none,
+    wrap_tool,
+)
 
-__all__ = ["AgentCacheCapability", "cached_tool", "conversation_id", "takes_run_context"]
+__all__ = ["AgentCacheCapability", "cached_tool", "conversation_id", "invalidating_tool", "takes_run_context"]
 
 
 def conversation_id(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
@@ -102,9 +110,39 @@ def cached_tool(
     registration's (``retries``, ``prepare``, ``docstring_format``, ...). ``takes_ctx``
     (default: detected from the first parameter's annotation) picks ``agent.tool``.
     """
-    if not isinstance(agent, Agent):
-        raise TypeError(f"cached_tool: agent must be a pydantic_ai.Agent, got {type(agent).__name__}")
     options = CacheOptions(resource, scope, ttl, maxsize, backend, tuple(ignore), key, record_arguments)
+    return _decorator(agent, options, name, takes_ctx, conversation, tool_options)
+
+
+def invalidating_tool(
+    agent: Agent[Any, Any],
+    *,
+    resource: str,
+    scope: str = "global",
+    clear_all: bool = True,
+    key_fn: Callable[[tuple[Any, ...], dict[str, Any]], Any] | None = None,
+    record_arguments: bool | None = None,
+    name: str | None = None,
+    takes_ctx: bool | None = None,
+    conversation: Conversation = Conversation(),  # noqa: B008 - frozen, validated once
+    **tool_options: Any,
+) -> Callable[[Callable[..., Any]], Any]:
+    """Register ``@AgentCacheInvalidator(...)(func)`` on ``agent``: a mutation tool that
+    invalidates ``resource`` around its call."""
+    options = MutationOptions(resource, scope, clear_all, key_fn, record_arguments)
+    return _decorator(agent, options, name, takes_ctx, conversation, tool_options)
+
+
+def _decorator(
+    agent: Agent[Any, Any],
+    options: ToolOptions,
+    name: str | None,
+    takes_ctx: bool | None,
+    conversation: Conversation,
+    tool_options: dict[str, Any],
+) -> Callable[[Callable[..., Any]], Any]:
+    if not isinstance(agent, Agent):
+        raise TypeError(f"agent must be a pydantic_ai.Agent, got {type(agent).__name__}")
 
     def decorate(func: Callable[..., Any]) -> Any:
         tool_name = name or func.__name__

@@ -284,3 +284,123 @@ def test_mcp_cached_tool_rejects_other_objects() -> None:
 
     with pytest.raises(TypeError, match="server must be"):
         cached_tool(object(), resource="cart")
+
+
+# -- mutations: invalidating tools registered the same way -------------------------------------
+
+
+def test_openai_agents_invalidating_tool_drops_the_cached_read() -> None:
+    require("agents")
+    from agents import Agent, RunConfig, RunContextWrapper, Runner
+    from agents.testing import ScriptedModel, assistant_message, function_call
+
+    from agent_cache.integrations.openai_agents import cached_tool, invalidating_tool
+
+    carts: dict[str, list[str]] = {"u1": []}
+
+    @cached_tool(resource="cart")
+    def get_cart(ctx: RunContextWrapper[Any], user_id: str) -> list[str]:
+        return list(carts[user_id])
+
+    @invalidating_tool(resource="cart")
+    def add_item(ctx: RunContextWrapper[Any], user_id: str, item: str) -> str:
+        carts[user_id].append(item)
+        return "ok"
+
+    turns = [
+        [function_call("get_cart", {"user_id": "u1"}, call_id="c1")],
+        [function_call("add_item", {"user_id": "u1", "item": "pear"}, call_id="c2")],
+        [function_call("get_cart", {"user_id": "u1"}, call_id="c3")],
+        [assistant_message("done")],
+    ]
+    agent = Agent(name="shop", tools=[get_cart, add_item], model=ScriptedModel(turns))
+    result = Runner.run_sync(agent, "x", run_config=RunConfig(group_id="g", tracing_disabled=True))
+    outputs = [item.output for item in result.new_items if type(item).__name__ == "ToolCallOutputItem"]
+    assert outputs[-1] == ["pear"]  # the read after the mutation is fresh
+    assert add_item.agent_cache.resource == "cart"  # type: ignore[attr-defined]
+    assert get_cart.agent_cache.get_metrics()["misses"] == 2  # type: ignore[attr-defined]
+
+
+def test_mcp_invalidating_tool_drops_the_cached_read() -> None:
+    require("mcp")
+    import asyncio
+
+    from mcp import Client
+    from mcp.server.mcpserver import MCPServer
+
+    from agent_cache.integrations.mcp import cached_tool, invalidating_tool
+
+    server = MCPServer("shop")
+    carts: dict[str, list[str]] = {"u1": []}
+
+    @cached_tool(server, resource="cart")
+    def get_cart(user_id: str) -> str:
+        return ",".join(carts[user_id])
+
+    @invalidating_tool(server, resource="cart")
+    def add_item(user_id: str, item: str) -> str:
+        carts[user_id].append(item)
+        return "ok"
+
+    async def calls() -> list[str]:
+        async with Client(server) as client:
+            out = []
+            for name, args in [("get_cart", {"user_id": "u1"}), ("add_item", {"user_id": "u1", "item": "pear"}),
+                               ("get_cart", {"user_id": "u1"})]:
+                result = await client.call_tool(name, args)
+                out.append(getattr(result.content[0], "text", "") if result.content else "")
+            return out
+
+    assert asyncio.run(calls())[-1] == "pear"
+    assert get_cart.get_metrics()["misses"] == 2  # type: ignore[attr-defined]
+
+
+def test_sync_mcp_sdk_tool_is_cached() -> None:
+    """A plain ``def`` tool on the SDK's server (an AnyIO worker thread) is cached."""
+    require("mcp")
+    import asyncio
+
+    from mcp import Client
+    from mcp.server.mcpserver import MCPServer
+
+    from agent_cache.integrations.mcp import cached_tool
+
+    server = MCPServer("shop")
+    runs: list[str] = []
+
+    @cached_tool(server, resource="cart")
+    def get_cart(user_id: str) -> str:
+        runs.append(user_id)
+        return "cart"
+
+    async def calls() -> None:
+        async with Client(server) as client:
+            for _ in range(3):
+                await client.call_tool("get_cart", {"user_id": "u1"})
+
+    asyncio.run(calls())
+    assert runs == ["u1"]
+
+
+def test_langgraph_and_pydantic_ai_invalidating_tools_register_like_cached_ones() -> None:
+    require("langgraph")
+    require("pydantic_ai")
+    from agent_cache.integrations import langgraph, pydantic_ai
+
+    @langgraph.invalidating_tool("add_item", resource="cart")
+    def add_item(user_id: str, item: str) -> str:
+        """Add an item."""
+        return "ok"
+
+    assert add_item.name == "add_item"
+    assert add_item.invoke({"user_id": "u1", "item": "x"}) == "ok"
+    assert add_item.agent_cache.resource == "cart"  # type: ignore[attr-defined]
+
+    agent = _pydantic_agent(tool_calls=0)
+
+    @pydantic_ai.invalidating_tool(agent, resource="cart")
+    def remove_item(user_id: str, item: str) -> str:
+        return "ok"
+
+    assert "remove_item" in agent._function_toolset.tools
+    assert remove_item.resource == "cart"  # type: ignore[attr-defined]

@@ -146,3 +146,26 @@ async def test_mcp_sdk1_fastmcp_in_the_crewai_venv_gets_the_loop_text() -> None:
     assert [r.isError for r in results] == [False, False, True]
     assert "stop repeating" in results[2].content[0].text
     assert runs == ["u1"] and tracebacks == []
+
+
+def test_crewai_invalidating_tool_drops_the_cached_read() -> None:
+    require("crewai", venv="crewai")
+    from agent_cache.integrations.crewai import cached_tool, invalidating_tool
+
+    carts: dict[str, list[str]] = {"u1": []}
+
+    @cached_tool("get_cart", resource="cart")
+    def get_cart(user_id: str) -> str:
+        """Return the cart."""
+        return ",".join(carts[user_id])
+
+    @invalidating_tool("add_item", resource="cart")
+    def add_item(user_id: str, item: str) -> str:
+        """Add an item."""
+        carts[user_id].append(item)
+        return "ok"
+
+    assert get_cart.run(user_id="u1") == ""
+    assert add_item.run(user_id="u1", item="pear") == "ok"
+    assert get_cart.run(user_id="u1") == "pear"
+    assert add_item.agent_cache.resource == "cart"
