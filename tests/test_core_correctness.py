@@ -296,10 +296,12 @@ async def test_a_tool_that_waits_for_itself_fails_at_once_outside_a_session():
 
 
 async def test_a_tool_that_waits_for_itself_is_a_reentrant_loop_inside_a_session():
+    async def sub_agent(question):
+        return await answer(question)  # the sub-agent asks the very same question
+
     @AgentCache(resource="kb")
     async def answer(question):
-        # through a child task too: the flight is followed into tasks the loader spawns
-        return await asyncio.create_task(answer(question))
+        return await sub_agent(question)
 
     async with AgentCacheSession(session_id="s-1") as session:
         with pytest.raises(AgentLoopDetectedError) as caught:

@@ -36,9 +36,9 @@ from ..telemetry import runtime as tel
 from .batching import Batcher, match_results
 from .keys import freeze, stable_key
 from .sentinel import MISSING
-from .singleflight import RETRY, Flight, enter_lead, exit_lead, leads
+from .singleflight import RETRY, Flight, running_loop, waits_for_itself
 from .stats import CacheStats
-from .store import Clock, Store
+from .store import NEVER, Clock, Store
 from .validation import check_maxsize, check_positive_int, check_ttl, check_window_ms
 
 logger = logging.getLogger("agent_cache")
@@ -256,7 +256,7 @@ class AsyncCache:
             flight = flights.get(key)
             if flight is None or flight.abandoned():
                 return await self._lead(key, loader, ttl), True
-            if leads(flight):
+            if waits_for_itself(flight):
                 raise ReentrantLoadError(
                     f"the load of a key of cache {self.name!r} asked for the same key while it ran; "
                     "it would wait for itself forever"
@@ -265,7 +265,7 @@ class AsyncCache:
                 spans.add_link(span, flight.span_context)
                 spans.set_attribute(span, tn.ATTR_RESULT, tn.RESULT_COALESCED)
             try:
-                value = await flight.wait()
+                value = await flight.waiting()
             except Exception:
                 self._stats.coalesced += 1
                 raise
@@ -283,38 +283,42 @@ class AsyncCache:
         """Run ``key``'s load as the leader of a new flight; ``lookup=False`` for a preload
         (warmup), which is not a lookup and so not a miss."""
         flight = Flight()
-        existing = self._flights.setdefault(key, flight)
-        if existing is not flight and not existing.abandoned():
-            # Another thread's loop started this key's load a moment ago: share it.
-            value, _ = await self.load(key, loader, ttl)
-            return value
-        self._flights[key] = flight
+        flights = self._flights
+        existing = flights.setdefault(key, flight)
+        if existing is not flight:
+            if not existing.abandoned():
+                # Another thread's loop started this key's load a moment ago: share it.
+                value, _ = await self.load(key, loader, ttl)
+                return value
+            flights[key] = flight
         if lookup:
             self._stats.misses += 1
-        self._store.drop_if_expired(key)
-        token = enter_lead(flight)
+        if key in self._data:
+            self._store.drop_if_expired(key)
         try:
             remaining = None  # seconds the tier's copy still lives, if it answered
-            tracer = gate.active_tracer()
-            if tracer is None and self.backend is None and not gate.metrics_enabled():
+            tracer = None if gate.tracer_probe() is None else gate.active_tracer()
+            if tracer is None and self.backend is None and (gate.meter_probe() is None or not gate.metrics_enabled()):
                 # The common miss, nobody listening: call the loader right here.
                 self._stats.loads += 1
                 try:
                     value = loader()
                     if type(value) is CoroutineType or inspect.isawaitable(value):
+                        flight.body = value
                         value = await value
                 except Exception:
                     self._stats.load_errors += 1
                     raise
                 from_backend = False
             elif tracer is None:
-                value, from_backend, remaining = await self._fetch(key, loader, ttl)
+                flight.body = fetch = self._fetch(key, loader, ttl)
+                value, from_backend, remaining = await fetch
             else:
                 with spans.current_span(tracer, self._load_span_name, self._load_attrs) as span:
                     flight.span_context = spans.span_context_of(span)
-                    value, from_backend, remaining = await self._fetch(key, loader, ttl)
+                    flight.body = fetch = self._fetch(key, loader, ttl)
+                    value, from_backend, remaining = await fetch
         except BaseException as exc:
-            exit_lead(token)
             if self._flights.get(key) is flight:
                 del self._flights[key]
             if isinstance(exc, Exception):
@@ -322,13 +326,19 @@ class AsyncCache:
             else:  # cancelled or interrupted: waiters retry instead of inheriting it
                 flight.handoff()
             raise
-        exit_lead(token)
-        if self._flights.get(key) is flight:
-            del self._flights[key]
+        if flights.get(key) is flight:
+            del flights[key]
         stored = not flight.stale
         if stored:
-            self._store.put(key, value, self._expiry(ttl, remaining))
-        flight.resolve(value)
+            if ttl is None and remaining is None and self.default_ttl is None:
+                self._store.put(key, value, NEVER)
+            else:
+                self._store.put(key, value, self._expiry(ttl, remaining))
+        # Publish the outcome before looking for waiters: a joiner from another thread that
+        # appends after this line settles itself from it (see Flight).
+        flight.outcome = (value, None)
+        if flight.waiters is not None:
+            flight.resolve(value)
         if stored and self.backend is not None and not from_backend and self._tier_readable():
             # No await between the fence check above and the backend write starting: a
             # clear() that comes later is queued after it.
@@ -366,7 +376,7 @@ class AsyncCache:
         """Run the loader, counted, and timed for the histogram when an SDK listens."""
         stats = self._stats
         stats.loads += 1
-        timed = gate.metrics_enabled()
+        timed = gate.meter_probe() is not None and gate.metrics_enabled()
         started = _perf() if timed else 0.0
         try:
             value = loader()
@@ -395,7 +405,7 @@ class AsyncCache:
     # -- batching ----------------------------------------------------------------------------
 
     def _batcher(self, batch_loader: BatchLoader) -> Batcher:
-        loop = asyncio.get_running_loop()
+        loop = running_loop()
         batcher = self._batchers.get((loop, batch_loader))
         if batcher is None:
             for dead in [k for k in self._batchers if k[0].is_closed()]:
@@ -413,11 +423,13 @@ class AsyncCache:
                 self._flights[key] = flight
                 self._stats.misses += 1
                 self._store.drop_if_expired(key)
-                requester = spans.current_span_context() if gate.active_tracer() else None
+                requester = None if gate.tracer_probe() is None or not gate.active_tracer() else (
+                    spans.current_span_context()
+                )
                 self._batcher(batch_loader).add(key, flight, ttl, requester)
             assert flight is not None
             try:
-                value = await flight.wait()
+                value = await flight.waiting()
             except Exception:
                 if not led:
                     self._stats.coalesced += 1
@@ -448,9 +460,9 @@ class AsyncCache:
     async def _run_batch(self, fn: BatchLoader, batch: dict[Hashable, Any]) -> None:
         keys = list(batch)
         self._stats.batches += 1
-        if gate.metrics_enabled():
+        if gate.meter_probe() is not None and gate.metrics_enabled():
             tel.record(tel.batch_size, len(keys), self._load_attrs)
-        tracer = gate.active_tracer()
+        tracer = None if gate.tracer_probe() is None else gate.active_tracer()
         try:
             if tracer is None:
                 outcomes = await self._call_batch(fn, keys)

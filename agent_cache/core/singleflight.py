@@ -19,10 +19,11 @@ always belongs to the *waiter's* loop, and is settled through that loop's
 future. A flight whose loop has closed is *abandoned* (:meth:`Flight.abandoned`): newcomers
 lead a fresh load, and foreign waiters poll for it so a dead loop never strands them.
 
-**Re-entrancy.** While a leader runs its loader, :data:`_LEADING` (a context variable, so
-it follows the loader into tasks it spawns) names the flights it leads. A caller about to
-wait on a flight that its own context leads would wait forever; :func:`leads` lets the
-cache fail it at once instead.
+**Re-entrancy.** A leader keeps a reference to the coroutine of its load (free). A caller
+about to wait on a flight that it is itself part of — running inside that load, or awaited
+by it through a sub-task — would wait forever; :func:`waits_for_itself` lets the cache
+fail it at once instead. (A context variable would follow the load into sub-tasks too, but
+setting one costs about 2,000 instructions on every miss.)
 
 A flight marked ``stale`` (its key was invalidated while it ran) still answers its waiters,
 who asked before the invalidation, but its value is not stored.
@@ -31,7 +32,10 @@ who asked before the invalidation, but its value is not stored.
 from __future__ import annotations
 
 import asyncio
-import contextvars
+import sys
+from collections.abc import Awaitable
+from threading import get_ident
+from types import FrameType
 from typing import Any
 
 #: How often a waiter on another loop's flight checks that the loop is still alive.
@@ -47,29 +51,44 @@ class _Retry:
 
 RETRY: Any = _Retry()
 
-_Chain = tuple["Flight", Any] | None
-_LEADING: contextvars.ContextVar[_Chain] = contextvars.ContextVar("agent_cache_leading", default=None)
+_thread_loops: dict[int, asyncio.AbstractEventLoop] = {}
 
 
-def enter_lead(flight: Flight) -> contextvars.Token[_Chain]:
-    """Record that the current context is running ``flight``'s loader."""
-    return _LEADING.set((flight, _LEADING.get()))
+def running_loop() -> asyncio.AbstractEventLoop:
+    """``asyncio.get_running_loop()`` without its cost on every miss.
+
+    ``get_running_loop`` checks the process id with a ``getpid`` system call (fork safety),
+    about 150 ns here — as much as the rest of a miss. A thread runs one loop at a time, so
+    the loop last seen running on this thread, if it is running now, is the running loop.
+    (Thread ids are reused, so this map stays as small as the number of live threads.)
+    """
+    loop = _thread_loops.get(get_ident())
+    if loop is not None and loop.is_running():
+        return loop
+    loop = asyncio.get_running_loop()
+    _thread_loops[get_ident()] = loop
+    return loop
 
 
-def exit_lead(token: contextvars.Token[_Chain]) -> None:
-    try:
-        _LEADING.reset(token)
-    except ValueError:  # reset from another context (a loader that switched contexts)
-        pass
+def waits_for_itself(flight: Flight) -> bool:
+    """Whether the caller, by waiting for ``flight``, would wait for itself forever.
 
-
-def leads(flight: Flight) -> bool:
-    """Whether the current context is (transitively) running ``flight``'s loader."""
-    node = _LEADING.get()
-    while node is not None:
-        if node[0] is flight:
+    True when the caller runs inside the flight's own load: the load's coroutine frame is on
+    the caller's stack (a tool calling itself, directly or through helpers it awaits). A
+    sub-*task* the load awaits is not on that stack and is not detected: telling it apart
+    from an unrelated concurrent caller would cost every miss a context-variable write
+    (about 2,000 instructions); a ``load_timeout`` bounds that wait instead. Costs nothing
+    on the leader's path: the leader only keeps a reference to its load's coroutine.
+    """
+    body = flight.body
+    if body is None:
+        return False
+    body_frame = getattr(body, "cr_frame", None)
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        if frame is body_frame:
             return True
-        node = node[1]
+        frame = frame.f_back
     return False
 
 
@@ -89,13 +108,15 @@ class Flight:
     and a joiner that appends after that settles its own future from the published outcome.
     """
 
-    __slots__ = ("waiters", "stale", "span_context", "loop", "outcome")
+    __slots__ = ("waiters", "stale", "span_context", "loop", "outcome", "body")
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.waiters: list[asyncio.Future[Any]] | None = None
         self.stale = False
         self.span_context: Any = None
-        self.loop = loop if loop is not None else asyncio.get_running_loop()
+        self.loop = loop if loop is not None else running_loop()
+        #: the coroutine the leader is awaiting (for :func:`waits_for_itself`)
+        self.body: Any = None
         self.outcome: tuple[Any, BaseException | None] | None = None
 
     def abandoned(self) -> bool:
@@ -114,11 +135,20 @@ class Flight:
             _settle(future, *outcome)
         return future
 
-    async def wait(self) -> Any:
-        """Join and wait for the outcome, from this flight's loop or any other."""
+    def waiting(self) -> Awaitable[Any]:
+        """Join; an awaitable of the outcome, from this flight's loop or any other.
+
+        On the flight's own loop it is the future itself (no extra coroutine frame)."""
         future = self.join()
-        if asyncio.get_running_loop() is self.loop:
-            return await future
+        if future.get_loop() is self.loop:
+            return future
+        return self._wait_foreign(future)
+
+    async def wait(self) -> Any:
+        """Join and wait for the outcome (:meth:`waiting`, awaited)."""
+        return await self.waiting()
+
+    async def _wait_foreign(self, future: asyncio.Future[Any]) -> Any:
         while True:  # another loop leads: make sure it is alive while we wait
             done, _ = await asyncio.wait((future,), timeout=FOREIGN_POLL_S)
             if done:

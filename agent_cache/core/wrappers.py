@@ -142,7 +142,28 @@ def build_memoizer(func: Body, cache: AsyncCache, plan: Plan, *, use_cache_keywo
             return await lead(args, loader, None)
         return await share(args, loader)
 
-    return keyed if plan.always_key else positional
+    async def positional_ttl(*args: Any, **kwargs: Any) -> Any:
+        """:func:`positional` for a cache with a default TTL, where nearly every entry
+        expires: ``expires > clock()`` alone is the same rule (``NEVER`` is infinity, later
+        than any reading), without the ``is NEVER`` shortcut that only pays off without TTLs."""
+        if kwargs:
+            return await keyed(*args, **kwargs)
+        try:
+            entry = data_get(args)
+        except TypeError:
+            return await general(None, args, kwargs)
+        if entry is not None and entry[1] > clock():
+            entry[2] = True
+            stats.hits += 1
+            return entry[0]
+        loader = partial(func, *args)
+        if args not in flights:
+            return await lead(args, loader, None)
+        return await share(args, loader)
+
+    if plan.always_key:
+        return keyed
+    return positional if cache.default_ttl is None else positional_ttl
 
 
 def build_tool_wrapper(plan: SessionPlan) -> Body:

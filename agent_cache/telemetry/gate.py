@@ -90,3 +90,8 @@ def metrics_enabled() -> bool:
     """Whether an SDK meter provider is installed (so synchronous records are worth making)."""
     provider = _metrics_internal._METER_PROVIDER
     return provider is not None and not isinstance(provider, otel_metrics.NoOpMeterProvider)
+
+
+#: Like :data:`tracer_probe` for the meter provider: ``meter_probe() is None`` means no
+#: provider was ever installed (then :func:`metrics_enabled` is False without a call).
+meter_probe = functools.partial(vars(_metrics_internal).get, "_METER_PROVIDER")
