@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..core.cache import AsyncCache
 from ..core.stats import SessionStats
@@ -64,6 +64,10 @@ class AgentCacheSession:
     (``run_sync``, ``graph.invoke``, ``crew.kickoff()``).
     """
 
+    #: Whether entering opens (or adopts) an ``invoke_agent`` span. Integrations that
+    #: enter a conversation per tool call, inside the framework's tool span, turn it off.
+    _opens_span: ClassVar[bool] = True
+
     def __init__(
         self,
         session_id: str | None = None,
@@ -97,6 +101,7 @@ class AgentCacheSession:
         self._token: Any = None
         self._span: Any = None
         self._span_token: Any = None
+        self._span_owned = True  # False: the framework's invoke_agent span, annotated
 
     def _new_state(self) -> ConversationState:
         calls = CallLog(
@@ -132,17 +137,22 @@ class AgentCacheSession:
         self._token = current_session.set(self)
         self.is_open = True
         tel.session_started()
-        tracer = tel.active_tracer()
+        tracer = tel.active_tracer() if self._opens_span else None
         if tracer is not None:
-            self._span, self._span_token = spans.open_span(
-                tracer,
-                f"{tn.SPAN_INVOKE_AGENT} {self.name}",
-                {
-                    tn.GEN_AI_OPERATION_NAME: tn.OP_INVOKE_AGENT,
-                    tn.GEN_AI_AGENT_NAME: self.name,
-                    tn.GEN_AI_CONVERSATION_ID: self.session_id,
-                },
-            )
+            attributes = {
+                tn.GEN_AI_OPERATION_NAME: tn.OP_INVOKE_AGENT,
+                tn.GEN_AI_AGENT_NAME: self.name,
+                tn.GEN_AI_CONVERSATION_ID: self.session_id,
+            }
+            adopted = spans.adoptable_span(tn.OP_INVOKE_AGENT, tn.GEN_AI_CONVERSATION_ID, self.session_id)
+            self._span_owned = adopted is None
+            if adopted is not None:  # inside the framework's own invoke_agent span: annotate it
+                spans.annotate(adopted, {**attributes, tn.ATTR_SESSION_TOOL_CALLS: 0})
+                self._span, self._span_token = adopted, None
+            else:
+                self._span, self._span_token = spans.open_span(
+                    tracer, f"{tn.SPAN_INVOKE_AGENT} {self.name}", attributes
+                )
         return self
 
     async def __aenter__(self) -> AgentCacheSession:
@@ -205,6 +215,7 @@ class AgentCacheSession:
                     tn.ATTR_SESSION_MISSES: self.stats.misses + self.stats.coalesced,
                 },
                 exc,
+                owned=self._span_owned,
             )
 
     # -- public -----------------------------------------------------------------------------------
