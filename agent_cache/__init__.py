@@ -4,6 +4,8 @@ Core cache (``AsyncCache``, ``AsyncLRU``, ``AsyncTTL``) and the agent layer
 (``AgentCache``, ``AgentCacheInvalidator``, ``AgentCacheSession``) in one import.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
 from .agent import (
     AgentCache,
@@ -16,8 +18,16 @@ from .agent import (
 )
 from .backends import DiskBackend, JsonCodec, MemoryBackend, SignedPickleCodec
 from .core import MISSING, AsyncCache, AsyncLRU, AsyncTTL, BatchLoadError, call_key
+from .errors import AgentCacheError, LoadTimeoutError, ReentrantLoadError, UnkeyableArgumentError
+
+if TYPE_CHECKING:  # type checkers see the class; at run time it is imported on first use
+    from .backends.redis import RedisBackend as RedisBackend
 
 __all__ = [
+    "AgentCacheError",
+    "LoadTimeoutError",
+    "ReentrantLoadError",
+    "UnkeyableArgumentError",
     "AgentCache",
     "AgentCacheInvalidator",
     "AgentCacheSession",
@@ -39,7 +49,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     # RedisBackend needs the optional `redis` extra: import it only when asked for.
     if name == "RedisBackend":
         from .backends.redis import RedisBackend

@@ -39,6 +39,10 @@ def _ideal_kw(body, maxsize):
     return floors.ideal_kw(body)
 
 
+def _ideal_kw_ordered(body, maxsize):
+    return floors.ideal_kw_ordered(body)
+
+
 # --- agent_cache -----------------------------------------------------------------------------
 
 
@@ -139,6 +143,7 @@ def _cashews(body, maxsize):
 BARE = Contender("bare", FLOOR, _bare, "undecorated coroutine")
 IDEAL = Contender("ideal", FLOOR, _ideal, "d.get(args), store on miss (FIFO bound if maxsize)")
 IDEAL_KW = Contender("ideal-kw", FLOOR, _ideal_kw, "ideal with a minimal freeze of kwargs/dicts")
+IDEAL_KW_ORDERED = Contender("ideal-kw-ordered", FLOOR, _ideal_kw_ordered, "ideal-kw, keyword order kept (no sort)")
 
 AC_LRU = Contender("agent_cache.AsyncLRU", OURS, _ac_lru)
 AC_TTL = Contender("agent_cache.AsyncTTL", OURS, _ac_ttl)

@@ -9,6 +9,7 @@ cache must do on the path being measured and nothing else (no metrics, no TTL, n
   scenario has a ``maxsize``, so memory comparisons are fair).
 - ``ideal-kw``: the same for keyword and dict arguments, with the least freezing that makes
   them hashable.
+- ``ideal-kw-ordered``: like ``ideal-kw`` but keyword arguments stay in call order (no sort).
 - ``dataloader``: a minimal hand-written DataLoader (collect keys, flush on size or window).
 - ``sdk-span``: the body awaited inside one OpenTelemetry span with the same attributes a
   cached tool hit carries.
@@ -69,6 +70,21 @@ def ideal_kw(fn: AsyncFn) -> AsyncFn:
 
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         key = (tuple([_freeze(a) for a in args]), _freeze(kwargs))
+        value = get(key, _MISS)
+        if value is _MISS:
+            value = d[key] = await fn(*args, **kwargs)
+        return value
+
+    return wrapper
+
+
+def ideal_kw_ordered(fn: AsyncFn) -> AsyncFn:
+    """The least freezing that keeps keyword arguments in call order (no sort at all)."""
+    d: dict[Hashable, Any] = {}
+    get = d.get
+
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        key = (tuple([_freeze(a) for a in args]), tuple([(k, _freeze(v)) for k, v in kwargs.items()]))
         value = get(key, _MISS)
         if value is _MISS:
             value = d[key] = await fn(*args, **kwargs)

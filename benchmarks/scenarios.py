@@ -47,6 +47,13 @@ class Params:
         return cls(reps=3, hot_calls=3_000, churn_calls=4_000, churn_maxsize=1_000,
                    sdk_calls=1_000, budget_s=0.05, min_calls=1_000)
 
+    @classmethod
+    def smoke(cls) -> Params:
+        """Tiny sizes: every scenario and contender runs, in seconds; the figures mean nothing."""
+        return cls(reps=2, hot_keys=50, hot_calls=200, hot_maxsize=64, herd=20,
+                   herd_sleep_s=0.002, churn_calls=400, churn_space=20_000, churn_maxsize=100,
+                   batch_keys=50, sdk_calls=100, budget_s=0.005, min_calls=100)
+
     def calls(self, probe_ns: int, probe_calls: int, total: int, at_least: int = 0,
               family: str = C.PEER) -> int:
         """How many of ``total`` calls fit the budget, from a probe's timing.
@@ -178,57 +185,77 @@ def hot_hit(p: Params) -> Scenario:
     )
 
 
-def _kw_calls(p: Params) -> list[dict]:
+def _kw_calls(p: Params) -> list[tuple[tuple, dict]]:
     _, keys = _hot_keys(p)
     # Built once and shared: a caller passes the same kind of JSON-like arguments each time.
-    per_key = {k: {"query": {"user": k, "status": "open", "sort": "recent"}, "limit": 10}
+    per_key = {k: ((), {"query": {"user": k, "status": "open", "sort": "recent"}, "limit": 10})
                for k in set(keys)}
     return [per_key[k] for k in keys]
 
 
-def kwargs_hit(p: Params) -> Scenario:
-    calls_kw = _kw_calls(p)
-    warm = list({id(kw): kw for kw in calls_kw}.values())
-    rows = [C.BARE, C.IDEAL_KW, C.AC_LRU, C.AC_TTL, C.AC_AGENT, *C.DECORATOR_PEERS]
+def _dict_arg_calls(p: Params) -> list[tuple[tuple, dict]]:
+    """``f(user, filters={"a": 1, "region": "eu"}, limit=10)``: small dicts, as LLM tool
+    calls send them (issue #10's dict-argument target)."""
+    _, keys = _hot_keys(p)
+    per_key = {k: ((k,), {"filters": {"a": 1, "region": "eu"}, "limit": 10}) for k in set(keys)}
+    return [per_key[k] for k in keys]
+
+
+def _keyword_scenario(name: str, title: str, floor: str, rows: list, calls: list[tuple[tuple, dict]],
+                      p: Params) -> Scenario:
+    """A hit scenario whose calls carry keyword (and dict) arguments."""
+    warm = list({id(call): call for call in calls}.values())
     cases = []
     for c in rows:
         def make(c=c):
             async def prepare():
                 ran = [0]
 
-                async def body(*, query, limit):
+                async def body(*args, **kwargs):
                     ran[0] += 1
-                    return query["user"]
+                    return args or kwargs
 
                 body.__name__ = body.__qualname__ = _ident(f"kw_{c.name}")
                 fn = c.build(body, p.hot_maxsize)
-                for kw in warm:
-                    await fn(**kw)
+                for args, kw in warm:
+                    await fn(*args, **kw)
 
-                async def timed(some: list[dict]) -> int:
+                async def timed(some: list[tuple[tuple, dict]]) -> int:
                     t0 = cpu_clock()
-                    for kw in some:
-                        await fn(**kw)
+                    for args, kw in some:
+                        await fn(*args, **kw)
                     return cpu_clock() - t0
 
-                n = p.calls(await timed(calls_kw[:PROBE]), PROBE, len(calls_kw), family=c.family)
-                used = calls_kw[:n]
+                n = p.calls(await timed(calls[:PROBE]), PROBE, len(calls), family=c.family)
+                used = calls[:n]
 
                 async def rep() -> Sample:
                     before = ran[0]
                     ns = await timed(used)
-                    facts = {"body runs": ran[0] - before, **_calls_fact(n, len(calls_kw))}
+                    facts = {"body runs": ran[0] - before, **_calls_fact(n, len(calls))}
                     return Sample(ns, n, facts)
 
                 return rep
 
-            return Case("kwargs-hit", c.name, c.family, prepare)
+            return Case(name, c.name, c.family, prepare)
 
         cases.append(make())
-    return Scenario(
-        "kwargs-hit",
-        "Dict/kwargs hit: f(query={user, status, sort}, limit=10), same keys as hot hit",
-        "ideal-kw", cases,
+    return Scenario(name, title, floor, cases)
+
+
+def kwargs_hit(p: Params) -> Scenario:
+    rows = [C.BARE, C.IDEAL_KW, C.AC_LRU, C.AC_TTL, C.AC_AGENT, *C.DECORATOR_PEERS]
+    return _keyword_scenario(
+        "kwargs-hit", "Dict/kwargs hit: f(query={user, status, sort}, limit=10), same keys as hot hit",
+        "ideal-kw", rows, _kw_calls(p), p,
+    )
+
+
+def dict_arg_hit(p: Params) -> Scenario:
+    rows = [C.BARE, C.IDEAL_KW_ORDERED, C.AC_LRU, C.AC_AGENT]
+    return _keyword_scenario(
+        "dict-arg-hit", 'Dict-argument hit: f(user, filters={"a": 1, "region": "eu"}, limit=10)',
+        "ideal-kw-ordered", rows, _dict_arg_calls(p), p,
     )
 
 
@@ -443,4 +470,4 @@ def _span_counter(sdk, case: Case):
     return after
 
 
-ALL_NO_SDK = [hot_hit, kwargs_hit, agent_hit, herd, batching, churn]
+ALL_NO_SDK = [hot_hit, kwargs_hit, dict_arg_hit, agent_hit, herd, batching, churn]

@@ -71,6 +71,8 @@ TARGETS = [
     Target("AsyncTTL hit ≤ 2.0× ideal", ratio_target("hot-hit", "agent_cache.AsyncTTL", 2.0)),
     Target("dict-argument hit ≤ 1.3× ideal-kw",
            ratio_target("kwargs-hit", "agent_cache.AsyncLRU", 1.3)),
+    Target("f(user, filters={..}, limit=10) hit ≤ 1.5× ideal-kw-ordered",
+           ratio_target("dict-arg-hit", "agent_cache.AsyncLRU", 1.5)),
     Target("AgentCache global hit outside a session ≤ 2.5× ideal",
            ratio_target("agent-hit", "agent_cache.AgentCache", 2.5)),
     Target("AgentCache hit in a loop-detecting session ≤ 5× ideal (no SDK)",

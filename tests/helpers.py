@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import tracemalloc
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 # How long a test waits for something that must happen "promptly" before calling it a hang.
 GUARD_S = 2.0

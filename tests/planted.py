@@ -18,7 +18,7 @@ class Trap:
     def __init__(self, marker: pathlib.Path) -> None:
         self.marker = marker
 
-    def __reduce__(self):  # noqa: D105
+    def __reduce__(self):
         return (pathlib.Path.touch, (pathlib.Path(self.marker),))
 
 

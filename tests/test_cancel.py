@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import Gate, counted, guarded, settle
 
 from agent_cache import AgentCache, AgentCacheSession, AsyncCache, AsyncLRU
+from helpers import Gate, counted, guarded, settle
 
 
 async def _start_leader_and_waiters(cache: AsyncCache, stuck: Gate, fresh, n: int):

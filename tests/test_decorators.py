@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import Gate, guarded
 
 from agent_cache import AgentCache, AgentCacheInvalidator, AsyncLRU, AsyncTTL
+from helpers import Gate, guarded
 
 
 def counting(decorator):
@@ -117,11 +117,12 @@ class Repo:
 
 
 async def test_skip_args_one_leaves_self_out_of_the_key():
+    Repo.find.clear_cache()  # decorated once at import: shared by every run of this test
     a, b = Repo("a"), Repo("b")
     assert await a.find(1) == "1@a"
     assert await b.find(1) == "1@a"  # shared entry: self is not part of the key
     assert (a.runs, b.runs) == (1, 0)
-    assert Repo.find.invalidate_cache(1) is True  # invalidate with the arguments after self
+    assert Repo.find.invalidate_cache(b, 1) is True  # the call's own arguments; self is skipped
     assert await b.find(1) == "1@b"
 
 

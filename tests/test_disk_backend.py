@@ -181,7 +181,7 @@ async def test_concurrent_writers_do_not_corrupt(db: Path) -> None:
             await b.close()
             assert b.stats["errors"] == 0, b.stats
         asyncio.run(main(sys.argv[2]))
-    """ % n
+    """ % n  # noqa: UP031 (the script's own f-strings use braces)
     children = [run_python(writer, str(db), f"p{j}") for j in range(3)]
     local = [DiskBackend(db, codec=JsonCodec()) for _ in range(2)]  # two connections in-process too
     await asyncio.gather(*(local[i % 2].set(k(f"l-{i}"), ["l", i], None) for i in range(n)))
@@ -200,6 +200,51 @@ async def test_concurrent_writers_do_not_corrupt(db: Path) -> None:
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("SELECT count(*) FROM entries").fetchone()[0] == 4 * n + 1
+
+
+async def test_another_process_creating_the_file_between_two_looks(db: Path, monkeypatch) -> None:
+    """Two processes open a new file at once: one makes it ours while the other is looking.
+
+    The other process runs between two statements this one runs outside a transaction (the
+    same interleaving a busy machine produced once in test_concurrent_writers_do_not_corrupt:
+    the file read as "application_id 0" and then as "has tables", so it looked like another
+    application's database and the tier disabled itself). Both must end up using the file.
+    """
+    from agent_cache.backends import disk
+
+    creator = """
+        import asyncio, sys
+        from agent_cache.backends.disk import DiskBackend
+        async def main():
+            b = DiskBackend(sys.argv[1])
+            await b.set("tool\\x1fother", "theirs", None)
+            await b.close()
+            assert b.stats["errors"] == 0, b.stats
+        asyncio.run(main())
+    """
+    real_connect = sqlite3.connect
+    seen: list[str] = []
+
+    def connect(*args, **kwargs):
+        conn = real_connect(*args, **kwargs)
+
+        def between_statements(statement: str) -> None:
+            if not conn.in_transaction:
+                seen.append(statement)
+                if len(seen) == 2:  # this process has looked once: the other one runs now
+                    assert run_python(creator, str(db)).wait() == 0
+
+        conn.set_trace_callback(between_statements)
+        return conn
+
+    monkeypatch.setattr(disk.sqlite3, "connect", connect)
+    db.parent.mkdir(parents=True)
+    b = DiskBackend(db, codec=JsonCodec())
+    await b.set(k("mine"), "ours", None)
+    assert len(seen) >= 2
+    assert b.stats["errors"] == 0, b.stats
+    assert await b.get(k("other")) == "theirs" and await b.get(k("mine")) == "ours"
+    await b.close()
 
 
 def _moved_aside(db: Path) -> list[Path]:

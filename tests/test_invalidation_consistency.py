@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import Gate, counted, guarded, settle
 
 from agent_cache import (
     AgentCache,
@@ -22,6 +21,8 @@ from agent_cache import (
     call_key,
     get_current_session,
 )
+from agent_cache.agent.invalidator import InvalidationKeyError
+from helpers import Gate, counted, guarded, settle
 
 
 class Boom(Exception):
@@ -198,20 +199,23 @@ async def test_key_fn_drops_only_the_named_entry():
     assert world.reads == 3
 
 
-async def test_key_fn_that_raises_clears_the_whole_resource(caplog):
+async def test_key_fn_that_raises_fails_the_mutation_loudly():
     get_order = AgentCache(resource="orders")(counted())
+    ran = []
 
     def broken_key_fn(args, kwargs):
         raise KeyError("no such argument")
 
     @AgentCacheInvalidator(resource="orders", clear_all=False, key_fn=broken_key_fn)
     async def cancel_order(order_id):
-        return None
+        ran.append(order_id)
 
     await get_order("o1")
-    await cancel_order("o1")
-    assert await get_order("o1") == 2
-    assert "key_fn" in caplog.text
+    with pytest.raises(InvalidationKeyError, match="key_fn") as caught:
+        await cancel_order("o1")
+    assert isinstance(caught.value.__cause__, KeyError)
+    assert ran == []  # the mutation never ran, so the cached read is still true
+    assert await get_order("o1") == 1
 
 
 async def test_session_invalidation_leaves_other_sessions_alone():

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pytest
 
 from agent_cache import AgentCache, AgentCacheInvalidator, AsyncCache, AsyncLRU, call_key
-from agent_cache.agent import tool_cache
+from agent_cache.agent.signature import SignatureKey
 from agent_cache.core import decorators, keys
 
 
@@ -143,7 +143,11 @@ async def test_call_key_names_the_entry_a_tool_stores():
     await get_cart("u2")
     await get_cart("u1", currency="USD")
     assert call_key("u1") in get_cart.cache._data
-    assert call_key("u1", currency="USD") in get_cart.cache._data
+    # Tool keys follow the signature: the positional form names the keyword-called entry,
+    # and the tool's own call_key binds keywords like the call did.
+    assert call_key("u1", "USD") in get_cart.cache._data
+    assert get_cart.call_key("u1", currency="USD") == call_key("u1", "USD")
+    assert get_cart.call_key(user_id="u2") == call_key("u2")
     await add_to_cart("u1", "laptop")
     assert call_key("u1") not in get_cart.cache._data
     assert call_key("u2") in get_cart.cache._data
@@ -165,9 +169,9 @@ async def test_a_hit_with_hashable_arguments_builds_no_key(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("key building on the hit path")
 
-    for module in (decorators, tool_cache):
-        monkeypatch.setattr(module, "make_key", forbidden)
-        monkeypatch.setattr(module, "freeze", forbidden)
+    monkeypatch.setattr(decorators, "make_key", forbidden)
+    monkeypatch.setattr(SignatureKey, "__call__", forbidden)
+    monkeypatch.setattr(keys, "freeze", forbidden)
     for _ in range(3):
         assert await lru(1, 2) == 3 and await tool(1, 2) == 3
     assert lru.get_metrics()["hits"] == 3 and tool.get_metrics()["hits"] == 3

@@ -37,13 +37,13 @@ class Loader:
 
 async def written_then_aged(tier, clock, ttl: float = 10, age: float = 8) -> None:
     """One replica stores ``"v"`` in the tier with ``ttl``; ``age`` seconds pass."""
-    await AsyncCache(default_ttl=10, name="prices", backend=tier).set("k", "v", ttl=ttl)
+    await AsyncCache(default_ttl=10, name="prices", backend=tier, clock=clock).set("k", "v", ttl=ttl)
     clock.advance(age)
 
 
 async def test_l1_copy_expires_with_the_tier_entry_on_load(tier, clock) -> None:
     await written_then_aged(tier, clock)
-    reader = AsyncCache(default_ttl=10, name="prices", backend=tier)
+    reader = AsyncCache(default_ttl=10, name="prices", backend=tier, clock=clock)
     load = Loader()
     assert await reader.get("k", loader=load) == "v"  # answered by the tier
     assert load.calls == 0 and reader.get_metrics()["l2_hits"] == 1
@@ -57,7 +57,7 @@ async def test_l1_copy_expires_with_the_tier_entry_on_load(tier, clock) -> None:
 
 async def test_l1_copy_expires_with_the_tier_entry_without_loader(tier, clock) -> None:
     await written_then_aged(tier, clock)
-    reader = AsyncCache(default_ttl=10, name="prices", backend=tier)
+    reader = AsyncCache(default_ttl=10, name="prices", backend=tier, clock=clock)
     assert await reader.get("k") == "v"
     assert reader._data["k"][1] == pytest.approx(clock.now + 2)
     clock.advance(2.01)
@@ -67,22 +67,22 @@ async def test_l1_copy_expires_with_the_tier_entry_without_loader(tier, clock) -
 
 async def test_a_shorter_configured_ttl_still_wins(tier, clock) -> None:
     await written_then_aged(tier, clock, ttl=100, age=1)
-    reader = AsyncCache(default_ttl=10, name="prices", backend=tier)
+    reader = AsyncCache(default_ttl=10, name="prices", backend=tier, clock=clock)
     assert await reader.get("k", loader=Loader()) == "v"
     assert reader._data["k"][1] == pytest.approx(clock.now + 10)  # min(10, 99)
 
 
 async def test_no_expiry_in_the_tier_means_the_configured_ttl(tier, clock) -> None:
-    await AsyncCache(name="prices", backend=tier).set("k", "v")  # default_ttl None: forever
+    await AsyncCache(name="prices", backend=tier, clock=clock).set("k", "v")  # default_ttl None: forever
     clock.advance(1000)
-    reader = AsyncCache(default_ttl=10, name="prices", backend=tier)
+    reader = AsyncCache(default_ttl=10, name="prices", backend=tier, clock=clock)
     assert await reader.get("k") == "v"
     assert reader._data["k"][1] == pytest.approx(clock.now + 10)
 
 
 async def test_a_cache_without_ttl_keeps_the_tier_entry_only_as_long_as_it_lives(tier, clock) -> None:
     await written_then_aged(tier, clock)
-    reader = AsyncCache(name="prices", backend=tier)  # default_ttl None would mean forever
+    reader = AsyncCache(name="prices", backend=tier, clock=clock)  # default_ttl None would mean forever
     assert await reader.get("k", loader=Loader()) == "v"
     assert reader._data["k"][1] == pytest.approx(clock.now + 2)
 
@@ -119,9 +119,9 @@ class GetOnly:
 
 async def test_a_backend_without_get_entry_still_works(clock) -> None:
     backend = GetOnly()
-    await AsyncCache(default_ttl=10, name="prices", backend=backend).set("k", "v")
-    reader = AsyncCache(default_ttl=10, name="prices", backend=backend)
+    await AsyncCache(default_ttl=10, name="prices", backend=backend, clock=clock).set("k", "v")
+    reader = AsyncCache(default_ttl=10, name="prices", backend=backend, clock=clock)
     assert await reader.get("k", loader=Loader()) == "v"
     assert reader._data["k"][1] == pytest.approx(clock.now + 10)
-    other = AsyncCache(default_ttl=10, name="prices", backend=backend)
+    other = AsyncCache(default_ttl=10, name="prices", backend=backend, clock=clock)
     assert await other.get("k") == "v"

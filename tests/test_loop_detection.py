@@ -9,7 +9,6 @@ import random
 from collections import Counter
 
 import pytest
-from helpers import counted, guarded
 
 from agent_cache import (
     AgentCache,
@@ -20,6 +19,7 @@ from agent_cache import (
     get_metrics,
 )
 from agent_cache.agent.loops import CallLog
+from helpers import counted, guarded
 
 runs: Counter = Counter()  # tool name -> how many times its body really ran
 
@@ -203,7 +203,7 @@ async def test_execution_trace_records_every_call_in_order():
     assert trace == [
         ("search", call_key("q")),
         ("search", call_key("q")),
-        ("summarize", call_key(text="long text")),
+        ("summarize", call_key("long text")),  # keys follow the signature
         ("refresh", call_key("q")),
         ("search", call_key("q")),
     ]
@@ -287,6 +287,6 @@ def test_loop_detector_matches_the_plain_definition():
         for call in random_trace(rng):
             trace.append(call)
             found = detector.record(*call)
-            assert (tuple(found) if found else None) == plain_definition(
+            assert (tuple(found)[:2] if found else None) == plain_definition(
                 trace, max_repeats, max_depth, max_cycle
             ), (trace, max_repeats, max_depth, max_cycle)

@@ -8,6 +8,7 @@ the ``# comments`` of the seed become assertions on those counts.
 from __future__ import annotations
 
 from collections import Counter
+from typing import ClassVar
 
 import pytest
 
@@ -25,7 +26,7 @@ class FakeAPI:
 
 
 class ShopAPI(FakeAPI):
-    PRICES = {"laptop": 999.0, "mouse": 25.0}
+    PRICES: ClassVar[dict[str, float]] = {"laptop": 999.0, "mouse": 25.0}
 
     def __init__(self) -> None:
         super().__init__()
@@ -269,7 +270,7 @@ async def test_scenario_5_orchestrator_retry_storm():
     attempts = 0
     with pytest.raises(AgentLoopDetectedError) as info:
         async with AgentCacheSession(max_tool_repeats=3, on_loop="raise") as session:
-            for attempt in range(10):
+            for _ in range(10):
                 attempts += 1
                 try:
                     await charge_payment("ORD-1", 99.99)

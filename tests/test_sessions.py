@@ -13,10 +13,10 @@ import uuid
 import weakref
 
 import pytest
-from helpers import Gate, allocated_growth, counted, guarded, settle
 
 from agent_cache import AgentCache, AgentCacheSession, get_current_session
 from agent_cache.agent.registry import registry
+from helpers import Gate, allocated_growth, counted, guarded, settle
 
 
 def session_ticket_tool():
@@ -147,6 +147,7 @@ async def test_many_concurrent_sessions_each_get_their_own_values():
     assert sorted(get_ticket.loads) == sorted(f"s{i}" for i in range(50))
 
 
+@pytest.mark.paths("fast", "reference")  # the SDK run keeps every span in memory by design
 async def test_ten_thousand_sessions_leave_no_residue():
     @AgentCache(resource="ticket", scope="session")
     async def get_ticket(ticket_id):

@@ -73,7 +73,7 @@ async def test_maxsize_zero_stores_nothing_but_still_loads():
 
 
 async def test_entry_expires_after_its_ttl(clock):
-    cache = AsyncCache(default_ttl=10)
+    cache = AsyncCache(default_ttl=10, clock=clock)
     await cache.set("k", "v")
     clock.advance(9.9)
     assert await cache.get("k") == "v"
@@ -83,7 +83,7 @@ async def test_entry_expires_after_its_ttl(clock):
 
 
 async def test_per_key_ttl_overrides_the_default(clock):
-    cache = AsyncCache(default_ttl=100)
+    cache = AsyncCache(default_ttl=100, clock=clock)
     await cache.set("short", 1, ttl=1)
     await cache.get("loaded", loader=loader_of(2), ttl=5)
     await cache.set("default", 3)
@@ -96,14 +96,14 @@ async def test_per_key_ttl_overrides_the_default(clock):
 
 
 async def test_no_ttl_never_expires(clock):
-    cache = AsyncCache()
+    cache = AsyncCache(clock=clock)
     await cache.set("k", "v")
     clock.advance(10**9)
     assert await cache.get("k") == "v"
 
 
 async def test_expired_entry_is_reloaded(clock):
-    cache = AsyncCache(default_ttl=1)
+    cache = AsyncCache(default_ttl=1, clock=clock)
     values = iter(["old", "new"])
     assert await cache.get("k", loader=lambda: next(values)) == "old"
     clock.advance(1)
@@ -111,7 +111,7 @@ async def test_expired_entry_is_reloaded(clock):
 
 
 async def test_purge_expired_drops_only_dead_entries(clock):
-    cache = AsyncCache()
+    cache = AsyncCache(clock=clock)
     await cache.set("dead", 1, ttl=1)
     await cache.set("alive", 2, ttl=10)
     clock.advance(5)
@@ -122,7 +122,7 @@ async def test_purge_expired_drops_only_dead_entries(clock):
 async def test_async_ttl_decorator_expires(clock):
     calls = 0
 
-    @AsyncTTL(time_to_live=60)
+    @AsyncTTL(time_to_live=60, clock=clock)
     async def fetch(x):
         nonlocal calls
         calls += 1
@@ -161,7 +161,7 @@ async def test_async_lru_evicts_the_least_recent_call():
 async def test_agent_tool_ttl_expires(clock):
     calls = 0
 
-    @AgentCache(resource="product", ttl=300)
+    @AgentCache(resource="product", ttl=300, clock=clock)
     async def get_product(pid):
         nonlocal calls
         calls += 1

@@ -49,7 +49,7 @@ async def test_a_failing_warmup_loader_is_reported_not_raised(caplog):
 
 
 async def test_warmup_ttl_applies(clock):
-    cache = AsyncCache()
+    cache = AsyncCache(clock=clock)
     await cache.warmup({"k": lambda: 1}, ttl=10)
     clock.advance(10)
     assert "k" not in cache

@@ -12,20 +12,33 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Awaitable, Callable, Hashable, TypeVar
+from collections.abc import Awaitable, Callable, Hashable
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..core.keys import freeze, make_key
+from ..core.sync_bridge import is_async_callable, shim_for, sync_facade
+from ..core.validation import check_callable
+from ..core.wrappers import key_or_none
+from ..errors import AgentCacheError
 from ..telemetry import names as tn
 from ..telemetry import runtime as tel
 from ..telemetry import spans
-from .context import current_session
+from .context import live_session
 from .registry import ResourceGroup, registry
+from .signature import SignatureKey
 from .tool_common import ToolBase
+
+if TYPE_CHECKING:
+    from .session import AgentCacheSession
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 logger = logging.getLogger("agent_cache")
 
-KeyFn = Callable[[tuple, dict], Hashable]
+KeyFn = Callable[[tuple[Any, ...], dict[str, Any]], Hashable]
+
+
+class InvalidationKeyError(AgentCacheError):
+    """An ``AgentCacheInvalidator`` ``key_fn`` raised: the mutation fails instead of the
+    invalidation silently widening (or narrowing) to something else."""
 
 
 class AgentCacheInvalidator:
@@ -43,8 +56,10 @@ class AgentCacheInvalidator:
         names the one read to drop.
     :param key_fn: ``(args, kwargs) -> key`` of the cached read to drop, e.g.
         ``lambda args, kwargs: call_key(args[0])`` (see :func:`agent_cache.call_key`); a tuple
-        is taken as positional arguments. If it raises, the whole resource is cleared
-        (a warning is logged): stale data is worse than a cold cache.
+        is taken as positional arguments. ``args``/``kwargs`` are bound to the mutation's
+        signature, so ``args[0]`` is the first parameter however the caller passed it. If it
+        raises, the mutation fails with :class:`InvalidationKeyError` (before the mutation
+        runs, when it raises on the first clear) instead of clearing something else.
     :param name: the tool name on spans and metrics (default: the function's ``__qualname__``).
     """
 
@@ -79,16 +94,24 @@ class AgentCacheInvalidator:
         self.record_arguments = record_arguments
 
     def __call__(self, func: F) -> F:
-        return MutationTool(func, self).wrapper  # type: ignore[return-value]
+        """Wrap the mutation; a plain ``def`` gets a plain function back."""
+        if is_async_callable(func):
+            return MutationTool(func, self).wrapper  # type: ignore[return-value]
+        check_callable("AgentCacheInvalidator", func)
+        return sync_facade(func, MutationTool(shim_for(func), self).wrapper)  # type: ignore[no-any-return]
 
 
 class MutationTool(ToolBase):
     """The state behind one ``@AgentCacheInvalidator`` function."""
 
-    def __init__(self, func: Callable, config: AgentCacheInvalidator) -> None:
-        super().__init__(func, "AgentCacheInvalidator", config.resource, config.scope, config.name, config.record_arguments)
+    def __init__(self, func: Callable[..., Awaitable[Any]], config: AgentCacheInvalidator) -> None:
+        super().__init__(
+            func, "AgentCacheInvalidator", config.resource, config.scope, config.name, config.record_arguments
+        )
         self.clear_all = config.clear_all
         self.key_fn = config.key_fn
+        self.signature_key = SignatureKey(func, owner=f"mutation {self.tool_name!r}")
+        self.signature = self.signature_key.signature
 
         @functools.wraps(func)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -96,27 +119,30 @@ class MutationTool(ToolBase):
 
         self.wrapper = self.attach(wrapper)
 
-    async def execute(self, args: tuple, kwargs: dict) -> Any:
-        session = current_session.get()
+    async def execute(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        session = live_session()
         tracer = tel.active_tracer()
         if tracer is None:
             return await self._execute(args, kwargs, session, None)
         attrs = self.span_attributes(session, args, kwargs)
+        adopted = spans.adoptable_span(tn.OP_EXECUTE_TOOL, tn.GEN_AI_TOOL_NAME, self.tool_name)
+        if adopted is not None:  # the framework's own span of this call: one span per call
+            spans.annotate(adopted, attrs)
+            return await self._execute(args, kwargs, session, adopted)
         with spans.current_span(tracer, self.span_name, attrs) as span:
             return await self._execute(args, kwargs, session, span)
 
-    async def _execute(self, args: tuple, kwargs: dict, session: Any, span: Any) -> Any:
+    async def _execute(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], session: AgentCacheSession | None, span: Any
+    ) -> Any:
         if session is not None:
-            key = make_key(args, kwargs)
-            try:
-                hash(key)
-            except TypeError:
-                key = freeze(key)
-            if session.observe_call(self.tool_name, key, span):
+            key = key_or_none(self, args, kwargs)
+            if session.observe_call(self.tool_name, key if key is not None else (id(args),), span):
+                session.stats.short_circuits += 1
                 self.record_result(span, tn.RESULT_SHORT_CIRCUIT, None)
                 return None
         if span is not None:  # set before the body runs: a mutation that raises keeps it
-            span.set_attribute(tn.ATTR_RESULT, tn.RESULT_BYPASS)
+            spans.set_attribute(span, tn.ATTR_RESULT, tn.RESULT_BYPASS)
         group = self._target(session)
         removed = await self._invalidate(group, args, kwargs)
         try:
@@ -127,32 +153,49 @@ class MutationTool(ToolBase):
         self.record_result(span, tn.RESULT_BYPASS, value)
         return value
 
-    def _target(self, session: Any) -> ResourceGroup | None:
+    always_key = True
+
+    def key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """The key this mutation's own call has in the session trace (loop checks)."""
+        return self.signature_key(args, kwargs)
+
+    def bound(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """``(args, kwargs)`` bound to the mutation's signature: every positional-or-keyword
+        parameter in ``args`` in declaration order (defaults applied), however the framework
+        passed it, so ``key_fn``'s ``args[0]`` is always the first parameter."""
+        if self.signature is None:
+            return args, kwargs
+        bound = self.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return bound.args, bound.kwargs
+
+    def _target(self, session: AgentCacheSession | None) -> ResourceGroup | None:
         if self.scope == tn.SCOPE_GLOBAL:
             return registry.groups.get(self.resource)
         return session.group(self.resource) if session is not None else None
 
-    async def _invalidate(self, group: ResourceGroup | None, args: tuple, kwargs: dict) -> int:
+    async def _invalidate(self, group: ResourceGroup | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
         if group is None:
             return 0
         if self.clear_all:
             return await group.invalidate()
+        bound_args, bound_kwargs = self.bound(args, kwargs)
         try:
-            key = self.key_fn(args, kwargs)  # type: ignore[misc]
+            key = self.key_fn(bound_args, bound_kwargs)  # type: ignore[misc]
         except Exception as exc:
-            logger.warning(
-                "agent_cache: key_fn of %s raised %s; clearing all of %r instead",
-                self.tool_name, type(exc).__name__, self.resource,
-            )
-            return await group.invalidate()
+            # Loudly: a silent whole-resource clear hid key_fn bugs (and a partial clear
+            # would leave stale entries). The mutation does not run / its caller sees it.
+            raise InvalidationKeyError(
+                f"key_fn of {self.tool_name} raised {type(exc).__name__}; nothing was invalidated by it"
+            ) from exc
         if not isinstance(key, tuple):
             key = (key,)
         return await group.invalidate_key(key)
 
-    def _count(self, session: Any, span: Any, removed: int) -> None:
+    def _count(self, session: AgentCacheSession | None, span: Any, removed: int) -> None:
         registry.invalidations += 1
         if session is not None:
-            session.invalidations += 1
+            session.stats.invalidations += 1
         tel.count_invalidation(self.resource, self.scope)
         if span is not None:
             spans.add_event(

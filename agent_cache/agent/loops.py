@@ -18,16 +18,20 @@ so each call touches a handful of entries, not the window.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
+from collections.abc import Hashable
 from itertools import islice
-from typing import Hashable, NamedTuple
+from typing import NamedTuple
 
 from ..telemetry import names as tn
 
 
 class Finding(NamedTuple):
+    """A loop: its ``kind``, a ``message`` for the developer and one for the model."""
+
     kind: str
     message: str
+    for_model: str = ""
 
 
 class CallLog:
@@ -61,8 +65,10 @@ class CallLog:
         # Cycle checks read the last `max_cycle` calls from here, so keep at least those.
         self.trace: deque[tuple[str, Hashable]] = deque(maxlen=max(trace_limit, max_cycle))
         self.last_tool: str | None = None
-        # call -> [count]: a mutable cell, so each call hashes its (tool, key) once.
-        self.repeats: dict[tuple[str, Hashable], list[int]] = {}
+        # call -> [count]: a mutable cell, so each call hashes its (tool, key) once. Bounded
+        # (oldest distinct call forgotten first) so a long session that never repeats itself
+        # cannot grow it without limit; it never holds fewer than the trace does.
+        self.repeats: OrderedDict[tuple[str, Hashable], list[int]] = OrderedDict()
         self.recent: dict[str, list[int]] = {}  # tool -> its positions within the window
         self.run_start: dict[int, int] = {}  # distance L -> first position of the current run
         self.last_match: dict[int, int] = {}  # distance L -> last position that matched at L
@@ -78,9 +84,12 @@ class CallLog:
             return None
         previous = self.last_tool
         self.last_tool = tool
-        counter = self.repeats.get(call)
+        repeats_by_call = self.repeats
+        counter = repeats_by_call.get(call)
         if counter is None:
-            counter = self.repeats[call] = [0]
+            counter = repeats_by_call[call] = [0]
+            if len(repeats_by_call) > self.trace_limit:
+                repeats_by_call.popitem(last=False)
         counter[0] += 1
         repeats = counter[0]
         # Cycle bookkeeping runs on every call, even one that trips another check.
@@ -91,18 +100,31 @@ class CallLog:
             if previous != tool and self.same_run > self.max_cycle:
                 # The streak whose bookkeeping we skipped just ended: its last `window`
                 # positions are all `previous`, which is all later checks can look at.
-                self.recent[previous] = list(range(n - self.max_cycle, n))
+                # (same_run > max_cycle >= 0 means earlier calls: previous is not None)
+                self.recent[previous] = list(range(n - self.max_cycle, n))  # type: ignore[index]
             self.same_run = self.same_run + 1 if previous == tool else 1
             cycle = self._track_cycles(tool, n)
         if n + 1 > self.max_depth:
-            return Finding(tn.LOOP_MAX_DEPTH, f"Execution depth exceeded: {n + 1} > {self.max_depth}")
+            return Finding(
+                tn.LOOP_MAX_DEPTH,
+                f"Execution depth exceeded: {n + 1} > {self.max_depth}",
+                f"you have made {n + 1} tool calls in this conversation, more than the {self.max_depth} "
+                "allowed; stop calling tools and answer with what you have",
+            )
         if repeats > self.max_repeats:
             return Finding(
                 tn.LOOP_REPEAT,
                 f"Tool '{tool}' called {repeats} times with same arguments (limit: {self.max_repeats})",
+                f"you called {tool} with the same arguments {repeats} times; stop repeating it and "
+                "use the result you already have",
             )
         if cycle is not None:
-            return Finding(tn.LOOP_CYCLE, f"Cycle detected: {' -> '.join(cycle)}")
+            path = " -> ".join(cycle)
+            return Finding(
+                tn.LOOP_CYCLE,
+                f"Cycle detected: {path}",
+                f"you are calling {path} over and over; stop the cycle and answer with what you have",
+            )
         return None
 
     def _track_cycles(self, tool: str, n: int) -> list[str] | None:
@@ -126,9 +148,12 @@ class CallLog:
             last_match[distance] = n
             # A cycle of length L: the last L calls repeat the L before, and are not all
             # the same tool (that is a repeat, not a cycle).
-            if n - run_start[distance] + 1 >= distance and self.same_run < distance:
-                if not found or distance < found:
-                    found = distance
+            if (
+                n - run_start[distance] + 1 >= distance
+                and self.same_run < distance
+                and (not found or distance < found)
+            ):
+                found = distance
         kept.append(n)
         self.recent[tool] = kept
         if not found:

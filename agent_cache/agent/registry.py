@@ -13,7 +13,7 @@ import weakref
 from typing import Any
 
 from ..core.cache import AsyncCache
-from ..core.stats import CacheStats
+from ..core.stats import CacheStats, Counters
 from ..telemetry import runtime as tel
 
 
@@ -27,7 +27,7 @@ class ResourceGroup:
         self.scope = scope
         # Weak: a tool defined in a short-lived scope (a test, a plugin) must not keep its
         # cache alive here, nor slow down every later invalidation of the resource.
-        self.caches: "weakref.WeakSet[AsyncCache]" = weakref.WeakSet()
+        self.caches: weakref.WeakSet[AsyncCache] = weakref.WeakSet()
 
     def add(self, cache: AsyncCache) -> None:
         self.caches.add(cache)
@@ -55,7 +55,7 @@ class AgentRegistry:
 
     def __init__(self) -> None:
         self.groups: dict[str, ResourceGroup] = {}
-        self.tool_stats: "weakref.WeakSet[CacheStats]" = weakref.WeakSet()
+        self.tool_stats: weakref.WeakSet[CacheStats] = weakref.WeakSet()
         self.invalidations = 0
         self.loop_detections = 0
 
@@ -66,30 +66,24 @@ class AgentRegistry:
         return group
 
     def metrics(self) -> dict[str, Any]:
-        hits = misses = coalesced = 0
-        for stats in list(self.tool_stats):
-            hits += stats.hits
-            misses += stats.misses
-            coalesced += stats.coalesced
-        requests = hits + misses + coalesced
-        return {
-            "hits": hits,
-            "misses": misses,
-            "coalesced": coalesced,
-            "invalidations": self.invalidations,
-            "loop_detections": self.loop_detections,
-            "hit_rate": hits / requests if requests else 0.0,
-        }
+        """Every cached tool's counts summed (one stats family), plus agent-level counts."""
+        metrics = Counters.total(list(self.tool_stats))
+        metrics["invalidations"] = self.invalidations
+        metrics["loop_detections"] = self.loop_detections
+        return metrics
 
     def reset(self) -> None:
         for group in self.groups.values():
             for cache in list(group.caches):
                 cache.drop_all()
         for stats in list(self.tool_stats):
-            stats.reset()
+            stats.zero()
         self.invalidations = 0
         self.loop_detections = 0
         tel.reset_counters()
+        from .conversations import conversations  # (imports the registry itself)
+
+        conversations.clear()
 
 
 registry = AgentRegistry()

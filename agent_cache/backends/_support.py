@@ -12,7 +12,6 @@ from typing import Any
 
 from .codec import SIGNING_KEY_ENV, Codec, CodecError
 
-
 _NAMESPACE_SEP = "\x1f"  # keys are "{namespace}\x1f{digest}" (see core.keys.stable_key)
 
 
@@ -58,7 +57,7 @@ class BackendSupport:
     def _encode_or_skip(self, value: Any) -> bytes | None:
         """The payload for ``value``, or ``None`` (counted, warned once per type) if refused."""
         try:
-            return self.codec.encode(value)
+            return self.codec.encode(value)  # type: ignore[union-attr]  # callers hold a codec
         except CodecError as exc:
             self.stats["skipped"] += 1
             self._warn_once(
@@ -75,7 +74,7 @@ class BackendSupport:
     def _decode_or_none(self, payload: bytes) -> tuple[bool, Any]:
         """``(True, value)``, or ``(False, None)`` for a payload that is refused (counted)."""
         try:
-            return True, self.codec.decode(payload)
+            return True, self.codec.decode(payload)  # type: ignore[union-attr]  # callers hold a codec
         except CodecError as exc:
             self.stats["errors"] += 1
             self._warn_once("decode", "%r: dropping a stored entry that cannot be read safely: %s", self, exc)

@@ -27,8 +27,9 @@ import inspect
 import json
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Optional, Union
+from typing import Any
 
 log = logging.getLogger("agent_cache.backends.backplane")
 
@@ -42,7 +43,7 @@ _KIND_SYNC = "sync"  # a marker a replica sends to itself; see Backplane.sync
 _WIRE_KINDS = frozenset({KIND_CLEAR, KIND_DELETE, _KIND_SYNC})
 
 #: ``callback(kind, namespace, key)``; may return an awaitable.
-InvalidationCallback = Callable[[str, str, Optional[str]], Union[None, Awaitable[None]]]
+InvalidationCallback = Callable[[str, str, str | None], Awaitable[None] | None]
 
 
 @dataclass(frozen=True)

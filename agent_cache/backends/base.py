@@ -25,12 +25,12 @@ Contract:
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Tuple, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ..core.sentinel import MISSING
 
 #: What ``get_entry`` answers for a live entry: ``(value, remaining seconds or None)``.
-Entry = Tuple[Any, "float | None"]
+Entry = tuple[Any, "float | None"]
 
 
 def value_of(entry: Any) -> Any:

@@ -12,7 +12,7 @@ run without interleaving.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 CLOSED = "closed"
 OPEN = "open"

@@ -25,8 +25,9 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from ..core.sentinel import MISSING
 from ._support import BackendSupport, namespace_of
@@ -116,7 +117,7 @@ class DiskBackend(BackendSupport):
         back is already taken off.
         """
         _check_str("key", key)
-        found = await self._submit("get", MISSING, self._get, key, self._clock())
+        found: Any = await self._submit("get", MISSING, self._get, key, self._clock())
         if found is MISSING:
             return MISSING
         value, expires_at = found
@@ -208,18 +209,24 @@ class DiskBackend(BackendSupport):
         return None  # pragma: no cover - the loop returns or raises
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]  # raises on a non-database
-        problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+        # Every look at the file happens in one transaction: another process may be making a
+        # new file ours right now, and "application_id 0" read before its commit plus "has
+        # tables" read after it looks exactly like another application's database.
+        with _transaction(conn, "BEGIN"):  # a read snapshot
+            app_id, version, empty = _identity(conn)  # raises on a non-database
+            problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
         if problem != "ok":
             raise _Corrupt(problem)
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if app_id == 0 and not conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
-            with _transaction(conn):  # a new, empty file: make it ours
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-        elif app_id != APPLICATION_ID:
+        if app_id == 0 and empty:
+            with _transaction(conn):  # a new, empty file: make it ours, unless someone just did
+                app_id, version, empty = _identity(conn)
+                if app_id == 0 and empty:
+                    for statement in _SCHEMA:
+                        conn.execute(statement)
+                    app_id, version = APPLICATION_ID, SCHEMA_VERSION
+        if app_id != APPLICATION_ID:
             raise _NotOurs(f"{self.path} is an SQLite database of another application")
-        elif version > SCHEMA_VERSION:
+        if version > SCHEMA_VERSION:
             raise _NotOurs(f"{self.path} was written by a newer agent_cache (schema {version})")
         conn.execute("PRAGMA journal_mode=WAL")  # only now: it rewrites the header of a foreign file
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across process crashes, fast
@@ -308,21 +315,31 @@ class DiskBackend(BackendSupport):
 
 
 class _transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on error (the connection autocommits)."""
+    """``BEGIN IMMEDIATE`` (or ``begin``) … ``COMMIT``, rolled back on error (the connection
+    autocommits)."""
 
-    __slots__ = ("_conn",)
+    __slots__ = ("_begin", "_conn")
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> None:
         self._conn = conn
+        self._begin = begin
 
     def __enter__(self) -> None:
-        self._conn.execute("BEGIN IMMEDIATE")
+        self._conn.execute(self._begin)
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is None:
             self._conn.execute("COMMIT")
         elif self._conn.in_transaction:
             self._conn.execute("ROLLBACK")
+
+
+def _identity(conn: sqlite3.Connection) -> tuple[int, int, bool]:
+    """``(application_id, user_version, has no tables)`` of the open file."""
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    empty = conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is None
+    return int(app_id), int(version), empty
 
 
 def _check_str(name: str, value: Any) -> None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..core.sentinel import MISSING
 from ._support import BackendSupport, namespace_of
 from .base import Entry, value_of
 from .codec import Codec
-
 
 logger = logging.getLogger("agent_cache.backends.memory")
 

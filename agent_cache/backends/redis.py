@@ -56,23 +56,22 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any
 
 from ..core.sentinel import MISSING
 from ..telemetry import names as tn
 from ..telemetry import tier as tier_telemetry
 from . import breaker as _breaker
+from . import redis_scripts as scripts
 from ._support import namespace_of
-from .base import Entry, value_of
 from .backplane import KIND_CLEAR, KIND_DELETE, Backplane, InvalidationCallback, encode_message
+from .base import Entry, value_of
 from .codec import Codec, default_codec
 from .redis_link import FAILED, OUTAGE_ERRORS, Redis, RedisLink
-from . import redis_scripts as scripts
 from .redis_singleflight import LoadLockMixin, counted_down, ttl_ms
 from .redis_tier import L1Registry, l1_summary
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -120,6 +119,7 @@ class RedisBackend(LoadLockMixin):
     """
 
     tier_name = tn.TIER_REDIS
+    stats: RedisStats  # (the load-lock mixin only knows it has counters)
 
     def __init__(
         self,
@@ -180,9 +180,9 @@ class RedisBackend(LoadLockMixin):
 
     # -- the guarded round trip -------------------------------------------------------------
     async def _call(
-        self, op: str, fn: Callable[..., Awaitable[T]], *args: Any, timeout: float | None = None,
+        self, op: str, fn: Callable[..., Awaitable[Any]], *args: Any, timeout: float | None = None,
         **kwargs: Any,
-    ) -> T | Any:
+    ) -> Any:
         """One round trip through the guarded link; ``FAILED`` on outage."""
         backplane = self._backplane
         if not self._closed and (
@@ -287,8 +287,9 @@ class RedisBackend(LoadLockMixin):
         await self._announce(KIND_CLEAR, namespace, None, result is not FAILED)
         if result is FAILED:
             return -1
-        self.stats.cleared_keys += result
-        return result
+        cleared: int = result  # the CLEAR script returns how many keys it removed
+        self.stats.cleared_keys += cleared
+        return cleared
 
     async def _announce(self, kind: str, namespace: str, key: str | None, written: bool) -> None:
         """Publish an invalidation whose Redis write succeeded; queue it for replay if not."""

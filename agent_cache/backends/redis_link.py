@@ -12,7 +12,8 @@ import asyncio
 import logging
 import math
 import time
-from typing import Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.backoff import NoBackoff

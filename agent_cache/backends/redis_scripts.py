@@ -14,7 +14,8 @@ replicated primary), not Redis Cluster.
 
 from __future__ import annotations
 
-from typing import Any, Awaitable
+from collections.abc import Awaitable
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript

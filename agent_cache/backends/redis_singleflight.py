@@ -26,7 +26,8 @@ import asyncio
 import math
 import time
 import uuid
-from typing import Any, Awaitable, Callable, NamedTuple, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple, TypeVar
 
 from ..core.sentinel import MISSING
 from ..telemetry import names as tn
@@ -79,7 +80,7 @@ class LoadLockMixin:
     _rkey: Callable[[str], str]
     _lock_key: Callable[[str], str]
     _index_key: Callable[[str], str]
-    _encode: Callable[[Any], "bytes | None"]
+    _encode: Callable[[Any], bytes | None]
     _decode: Callable[[bytes], Any]
     _read: Callable[..., Awaitable[Any]]
     get_entry: Callable[[str], Awaitable[Any]]

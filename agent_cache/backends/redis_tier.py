@@ -21,7 +21,7 @@ This is the only module that reaches into ``AsyncCache`` internals (``_data``, `
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from ..core.keys import stable_key
 from .backplane import KIND_CLEAR, KIND_DELETE, KIND_RESET
@@ -34,8 +34,8 @@ class L1Registry:
     """The L1 caches attached to one backend (held weakly: a dropped cache just goes)."""
 
     def __init__(self) -> None:
-        self._caches: "weakref.WeakSet[AsyncCache]" = weakref.WeakSet()
-        self._saved_maxsize: "weakref.WeakKeyDictionary[AsyncCache, Optional[int]]" = (
+        self._caches: weakref.WeakSet[AsyncCache] = weakref.WeakSet()
+        self._saved_maxsize: weakref.WeakKeyDictionary[AsyncCache, int | None] = (
             weakref.WeakKeyDictionary()
         )
         self.suspended = False
@@ -44,13 +44,13 @@ class L1Registry:
     def __len__(self) -> int:
         return len(self._caches)
 
-    def attach(self, cache: "AsyncCache") -> None:
+    def attach(self, cache: AsyncCache) -> None:
         self._caches.add(cache)
         if self.suspended:
             self._suspend(cache)
 
     # -- backplane events ---------------------------------------------------------------------
-    def on_event(self, kind: str, namespace: str, key: Optional[str]) -> None:
+    def on_event(self, kind: str, namespace: str, key: str | None) -> None:
         """The backplane callback: apply one invalidation to the matching caches."""
         if kind == KIND_RESET:
             for cache in list(self._caches):
@@ -62,7 +62,7 @@ class L1Registry:
             for cache in self._in_namespace(namespace):
                 self.entries_dropped += _drop_shared_key(cache, key)
 
-    def _in_namespace(self, namespace: str) -> list["AsyncCache"]:
+    def _in_namespace(self, namespace: str) -> list[AsyncCache]:
         return [c for c in list(self._caches) if c.namespace == namespace]
 
     # -- trust --------------------------------------------------------------------------------
@@ -79,7 +79,7 @@ class L1Registry:
             cache._store.maxsize = maxsize
         self._saved_maxsize.clear()
 
-    def _suspend(self, cache: "AsyncCache") -> None:
+    def _suspend(self, cache: AsyncCache) -> None:
         if cache not in self._saved_maxsize:
             self._saved_maxsize[cache] = cache._store.maxsize
         cache._store.maxsize = 0  # the store keeps nothing while 0
@@ -91,7 +91,7 @@ class L1Registry:
 MAX_KEYS_SCANNED = 512
 
 
-def _drop_shared_key(cache: "AsyncCache", skey: str) -> int:
+def _drop_shared_key(cache: AsyncCache, skey: str) -> int:
     """Remove and fence the entry of ``cache`` whose shared key is ``skey``.
 
     L1 keys are Python values and the shared key is a digest of one, so match by hashing

@@ -8,13 +8,15 @@ the function once and settles every key's :class:`~agent_cache.core.singleflight
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from typing import Any, Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any
 
 from .errors import BatchLoadError
 from .singleflight import Flight
 
-BatchRunner = Callable[[Any, dict], "asyncio.Future[None] | Any"]
+#: A pending batch: ``key -> (flight, ttl, requesting span)``.
+PendingBatch = dict[Hashable, tuple[Flight, float | None, Any]]
+BatchRunner = Callable[[Any, PendingBatch], Any]
 
 
 class Batcher:
@@ -22,9 +24,9 @@ class Batcher:
 
     __slots__ = ("fn", "pending", "timer", "window", "max_size", "run")
 
-    def __init__(self, fn: Callable, window_s: float, max_size: int, run: Callable) -> None:
+    def __init__(self, fn: Callable[[list[Hashable]], Any], window_s: float, max_size: int, run: BatchRunner) -> None:
         self.fn = fn
-        self.pending: dict[Hashable, tuple[Flight, float | None, Any]] = {}
+        self.pending: PendingBatch = {}
         self.timer: asyncio.TimerHandle | None = None
         self.window = window_s
         self.max_size = max_size
@@ -55,7 +57,7 @@ class Batcher:
             self.run(self.fn, batch)
 
 
-def match_results(keys: list, result: Any) -> list[tuple[bool, Any]]:
+def match_results(keys: list[Hashable], result: Any) -> list[tuple[bool, Any]]:
     """Pair each key with ``(ok, value_or_error)`` from a batch function's result.
 
     A batch function returns either a sequence with one value per key, in key order, or a

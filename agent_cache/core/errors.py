@@ -1,7 +1,7 @@
-"""Exceptions raised by the core cache."""
+"""Exceptions raised by the core cache (defined in :mod:`agent_cache.errors`)."""
 
 from __future__ import annotations
 
+from ..errors import BatchLoadError, ReentrantLoadError, UnkeyableArgumentError
 
-class BatchLoadError(Exception):
-    """A batch loader failed for some keys, or returned a result of the wrong shape."""
+__all__ = ["BatchLoadError", "ReentrantLoadError", "UnkeyableArgumentError"]

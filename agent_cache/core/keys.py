@@ -10,6 +10,13 @@ Semantics (by value, like :func:`functools.lru_cache` with ``typed=False`` for n
 - ``f(1)`` and ``f("1")`` are different keys; ``f(a=1, b=2)`` and ``f(b=2, a=1)`` are equal.
 - dicts, lists, sets and dataclass instances are frozen recursively into hashable tuples
   tagged with their kind, so ``[1, 2]`` and ``(1, 2)`` stay distinct.
+- any other hashable object is its own key (its ``__eq__``/``__hash__`` decide; an object
+  compared by identity is kept alive by the key, so its identity cannot be reused).
+- **nothing is ever keyed by ``repr``**: a default repr embeds a reusable memory address and
+  many reprs summarise (numpy arrays). An unhashable object we cannot freeze by value, a
+  self-referencing structure, or nesting deeper than the interpreter can recurse raises
+  :class:`~agent_cache.errors.UnkeyableArgumentError`; decorated callables then run the
+  call uncached (result ``bypass``) and warn once.
 - ``f(1, b=2)`` and ``f(1, 2)`` are different keys (Python cannot know they bind alike
   without inspecting the signature, which would cost every call).
 
@@ -21,7 +28,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from typing import Any, Hashable
+from collections.abc import Hashable
+from typing import Any
+
+from ..errors import UnkeyableArgumentError
 
 
 class _Mark:
@@ -44,7 +54,7 @@ DICT_MARK = _Mark("dict")
 LIST_MARK = _Mark("list")
 SET_MARK = _Mark("set")
 DATACLASS_MARK = _Mark("dataclass")
-REPR_MARK = _Mark("repr")
+FROZENSET_ITEMS_MARK = _Mark("dict-unordered")
 
 
 # Types whose values are hashable and compare by value: returned as they are.
@@ -59,7 +69,7 @@ def freeze(value: Any) -> Hashable:
     """
     kind = type(value)
     if kind in _ATOMIC:
-        return value
+        return value  # type: ignore[no-any-return]  # an _ATOMIC type is hashable
     if kind is dict:
         return _freeze_dict(value)
     if kind is tuple:
@@ -69,15 +79,15 @@ def freeze(value: Any) -> Hashable:
     return _freeze_other(value)
 
 
-def _freeze_dict(value: dict) -> Hashable:
+def _freeze_dict(value: dict[Any, Any]) -> Hashable:
     items = [
         (k if type(k) in _ATOMIC else freeze(k), v if type(v) in _ATOMIC else freeze(v))
         for k, v in value.items()
     ]
     try:
         items.sort()
-    except TypeError:  # keys of mixed, unorderable types
-        items.sort(key=repr)
+    except TypeError:  # keys of mixed, unorderable types: an order-free, exact form
+        return (FROZENSET_ITEMS_MARK, frozenset(items))
     return (DICT_MARK, tuple(items))
 
 
@@ -96,17 +106,43 @@ def _freeze_other(value: Any) -> Hashable:
     try:
         hash(value)
     except TypeError:
-        # An unhashable object we do not know: its type and repr are the best we have.
-        return (REPR_MARK, type(value).__qualname__, repr(value))
-    return value
+        raise UnkeyableArgumentError(
+            f"an argument of type {type(value).__qualname__} is unhashable and has no by-value form",
+            type_name=f"{type(value).__module__}.{type(value).__qualname__}",
+        ) from None
+    return value  # type: ignore[no-any-return]  # hash() just succeeded
 
 
-def make_key(args: tuple, kwargs: dict[str, Any] | None = None) -> Hashable:
-    """The cache key for a call with ``args`` and ``kwargs`` (arguments already skipped)."""
+def freeze_safely(value: Any) -> Hashable:
+    """:func:`freeze`, turning runaway recursion (a cycle, absurd nesting) into
+    :class:`~agent_cache.errors.UnkeyableArgumentError`."""
+    try:
+        return freeze(value)
+    except RecursionError:
+        raise UnkeyableArgumentError(
+            "an argument refers to itself or is nested too deeply to key by value",
+            type_name=f"{type(value).__module__}.{type(value).__qualname__}",
+        ) from None
+
+
+def make_key(args: tuple[Any, ...], kwargs: dict[str, Any] | None = None) -> Hashable:
+    """The cache key for a call with ``args`` and ``kwargs`` (arguments already skipped).
+
+    Raises :class:`~agent_cache.errors.UnkeyableArgumentError` for an argument that cannot
+    be keyed by value safely.
+    """
+    try:
+        return _make_key(args, kwargs)
+    except RecursionError:
+        raise UnkeyableArgumentError("an argument refers to itself or is nested too deeply to key by value") from None
+
+
+def _make_key(args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> Hashable:
     if kwargs:
         items = sorted(kwargs.items()) if len(kwargs) > 1 else kwargs.items()
-        return (
-            (args if not args else freeze(args))
+        # freeze() of a tuple is a tuple, which its declared return type (Hashable) cannot say.
+        return (  # type: ignore[no-any-return]
+            (args if not args else freeze(args))  # type: ignore[operator]
             + (KW_MARK,)
             + tuple([(k, v if type(v) in _ATOMIC else freeze(v)) for k, v in items])
         )

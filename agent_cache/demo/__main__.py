@@ -6,7 +6,8 @@ import argparse
 import asyncio
 import signal
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from . import options, otel, report
 from .progress import Progress
@@ -26,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-async def _main(config: RunConfig, ns) -> int:
+async def _main(config: RunConfig, ns: argparse.Namespace) -> int:
     stop, abort = asyncio.Event(), asyncio.Event()
     _on_signals(stop, abort)
     try:

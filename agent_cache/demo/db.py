@@ -18,9 +18,10 @@ import random
 import sqlite3
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from .catalog import Catalog, Order, ticket_subject
 
@@ -68,7 +69,7 @@ class Database:
     @classmethod
     async def create(
         cls, directory: Path, catalog: Catalog, *, latency_ms: float, seed: int, name: str = "shop"
-    ) -> "Database":
+    ) -> Database:
         """Create ``directory/name.sqlite3`` and seed it from ``catalog`` (seeding is not counted)."""
         db = cls(Path(directory) / f"{name}.sqlite3", latency_ms, seed)
         await db._in_thread(lambda: db._open_and_seed(catalog, seed))
@@ -141,7 +142,7 @@ class Database:
 
         def run(conn: sqlite3.Connection) -> dict[str, Any] | None:
             row = conn.execute(sql, params).fetchone()
-            return None if row is None else dict(zip(columns, row))
+            return None if row is None else dict(zip(columns, row, strict=True))
 
         return await self._query(op, cost, run)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from .runner import RunConfig
 from .tools import SCOPES
@@ -18,7 +18,7 @@ DEFAULTS = RunConfig()  # the full demo: under a minute
 SHORT = RunConfig(sessions=80, concurrency=12, duration_s=10.0, latency_ms=1.0, think_ms=3.0)
 
 
-def _number(kind: Callable[[str], float], low: float | None, high: float | None, what: str):
+def _number(kind: Callable[[str], float], low: float | None, high: float | None, what: str) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
             value = kind(text)

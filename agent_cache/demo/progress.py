@@ -63,12 +63,12 @@ class Progress:
         self.loops: Counter[str] = Counter()
         self.finished: dict[str, Snapshot] = {}  # phase -> its last figures, in order
 
-    def begin(self, phase: str, total: int, db: "Database", deadline: float | None) -> None:
+    def begin(self, phase: str, total: int, db: Database, deadline: float | None) -> None:
         self.phase, self.total, self.done = phase, total, 0
         self.db, self.deadline = db, deadline
         self.started_at = time.monotonic()
 
-    def record(self, outcome: "Outcome") -> None:
+    def record(self, outcome: Outcome) -> None:
         self.done += 1
         if outcome.loop_kind:
             self.loops[outcome.loop_kind] += 1

@@ -8,7 +8,8 @@ the same output (``tests/demo`` parses it).
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..telemetry import names as tn
 from .runner import RunResult
@@ -151,7 +152,7 @@ def _describe_span(span: Any) -> str:
 def _describe_event(event: Any) -> str:
     attrs = event.attributes or {}
     shown = [f"{label}={attrs[key]}" for key, label in _EVENT_KEYS if key in attrs]
-    text = event.name + (" " + " ".join(shown) if shown else "")
+    text: str = event.name + (" " + " ".join(shown) if shown else "")
     if tn.ATTR_LOOP_MESSAGE in attrs:
         text += f": {attrs[tn.ATTR_LOOP_MESSAGE]}"
     return text

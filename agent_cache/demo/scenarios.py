@@ -25,8 +25,9 @@ import asyncio
 import contextlib
 import random
 import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, TypedDict
 
 from .catalog import Catalog, Order, zipf_distinct, zipf_pick
 from .db import PaymentDeclined
@@ -44,7 +45,14 @@ MISBEHAVIOUR = {
 }
 
 # Session limits per scenario, as the seed scenarios set them.
-LIMITS: dict[str, dict[str, int]] = {
+class SessionLimits(TypedDict):
+    """The :class:`~agent_cache.AgentCacheSession` keyword arguments a scenario sets."""
+
+    max_tool_repeats: int
+    max_execution_depth: int
+
+
+LIMITS: dict[str, SessionLimits] = {
     "shopping": {"max_tool_repeats": 5, "max_execution_depth": 50},
     "support": {"max_tool_repeats": 5, "max_execution_depth": 30},
     "research": {"max_tool_repeats": 3, "max_execution_depth": 20},
@@ -81,7 +89,7 @@ class Plan:
         return f"{self.scenario}-{self.index:04d}"
 
     @property
-    def limits(self) -> dict[str, int]:
+    def limits(self) -> SessionLimits:
         return LIMITS[self.scenario]
 
 
@@ -122,7 +130,7 @@ def _shopping(catalog: Catalog, rng: random.Random, plan: Plan) -> list[Step]:
     if plan.misbehaves:  # adds an item, then keeps re-reading the cart instead of checking out
         return [Step("get_cart", (user,)), Step("get_product", (first,)),
                 Step("add_to_cart", (user, first))] + [Step("get_cart", (user,))] * 10
-    browsed = [first] + [p for p in zipf_distinct(rng, products, 3) if p != first][: rng.randint(0, 2)]
+    browsed = [first, *[p for p in zipf_distinct(rng, products, 3) if p != first][: rng.randint(0, 2)]]
     return (
         [Step("get_cart", (user,))]
         + [Step("get_product", (p,)) for p in browsed]

@@ -9,7 +9,8 @@ whatever SDK ``TracerProvider`` is installed (its own, or the one
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the SDK is optional for the library, required only for the tree
     from opentelemetry.sdk.trace import ReadableSpan
@@ -18,10 +19,10 @@ try:
     from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 except ImportError:  # pragma: no cover - exercised only without opentelemetry-sdk
     SpanExporter = object  # type: ignore[assignment,misc]
-    SpanExportResult = None  # type: ignore[assignment]
+    SpanExportResult = None  # type: ignore[assignment,misc]
 
 
-class TraceCollector(SpanExporter):  # type: ignore[misc,valid-type]
+class TraceCollector(SpanExporter):
     """An in-memory span exporter that files finished spans by trace id."""
 
     def __init__(self) -> None:

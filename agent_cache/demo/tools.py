@@ -21,8 +21,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from .db import Database
 
@@ -117,7 +118,8 @@ class Tools:
     def __getitem__(self, name: str) -> ToolFn:
         if name not in SPEC_BY_NAME:
             raise KeyError(name)
-        return getattr(self, name)
+        fn: ToolFn = getattr(self, name)
+        return fn
 
 
 def effective_scope(spec: ToolSpec, scope: str) -> str:
@@ -196,7 +198,7 @@ def build_tools(
     async def charge_payment(order_id: str, amount: float) -> dict[str, Any]:
         return await db.charge(order_id, amount)
 
-    bodies = {fn.__name__: fn for fn in (
+    bodies: dict[str, ToolFn] = {fn.__name__: fn for fn in (
         get_cart, get_product, add_to_cart, checkout, get_ticket, update_ticket,
         search_web, fetch_page, check_stock, update_stock, charge_payment,
     )}

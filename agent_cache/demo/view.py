@@ -49,11 +49,11 @@ def _head(s: Snapshot) -> str:
 def render_block(s: Snapshot) -> list[str]:
     """The block as plain text lines (what the rich view draws, without the styling)."""
     vals = _values(s)
-    widths = [max(len(c), len(v)) for c, v in zip(COLUMNS, vals)]
+    widths = [max(len(c), len(v)) for c, v in zip(COLUMNS, vals, strict=True)]
     return [
         f"{s.phase:<17} {bar(s.done, s.total)} {_head(s)}",
-        "  " + "  ".join(c.rjust(w) for c, w in zip(COLUMNS, widths)),
-        "  " + "  ".join(v.rjust(w) for v, w in zip(vals, widths)),
+        "  " + "  ".join(c.rjust(w) for c, w in zip(COLUMNS, widths, strict=True)),
+        "  " + "  ".join(v.rjust(w) for v, w in zip(vals, widths, strict=True)),
         "  loops caught: " + _loops_text(s),
     ]
 

@@ -4,15 +4,20 @@ Library code uses ``opentelemetry-api`` only. Install an SDK yourself, or call
 :func:`configure` (``pip install agent_cache[otlp]``) to get one from ``OTEL_*`` variables.
 """
 
+from typing import TYPE_CHECKING
+
 from . import names
 from .runtime import settings
 
+if TYPE_CHECKING:  # type checkers see the real signature
+    from .setup import configure
+else:
 
-def configure(*args, **kwargs):  # noqa: D401 - thin lazy shim, real docs on setup.configure
-    """Set up the OpenTelemetry SDK (see :func:`agent_cache.telemetry.setup.configure`)."""
-    from .setup import configure as _configure
+    def configure(*args, **kwargs):
+        """Set up the OpenTelemetry SDK (see :func:`agent_cache.telemetry.setup.configure`)."""
+        from .setup import configure as _configure  # the SDK is imported only when asked for
 
-    return _configure(*args, **kwargs)
+        return _configure(*args, **kwargs)
 
 
 __all__ = ["configure", "names", "settings"]

@@ -23,6 +23,9 @@ SPAN_BATCH_LOAD = "agent_cache.batch_load"  # "agent_cache.batch_load {cache nam
 # --- span events -----------------------------------------------------------------------
 EVENT_INVALIDATION = "agent_cache.invalidation"
 EVENT_LOOP_DETECTED = "agent_cache.loop_detected"
+# A load failed or timed out and the caller was answered with a stale value instead
+# (attributes: error.type); on the caller's span.
+EVENT_LOAD_FAILED = "agent_cache.load_failed"
 
 # --- attribute keys ----------------------------------------------------------------------
 GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
@@ -56,7 +59,8 @@ RESULT_MISS = "miss"
 RESULT_COALESCED = "coalesced"
 RESULT_SHORT_CIRCUIT = "short_circuit"
 RESULT_BYPASS = "bypass"
-RESULTS = (RESULT_HIT, RESULT_MISS, RESULT_COALESCED, RESULT_SHORT_CIRCUIT, RESULT_BYPASS)
+RESULT_STALE = "stale"  # an expired value answered (stale_while_revalidate / stale_if_error)
+RESULTS = (RESULT_HIT, RESULT_MISS, RESULT_COALESCED, RESULT_SHORT_CIRCUIT, RESULT_BYPASS, RESULT_STALE)
 
 SCOPE_GLOBAL = "global"
 SCOPE_SESSION = "session"
@@ -69,6 +73,7 @@ EVICTION_INVALIDATED = "invalidated"
 LOOP_REPEAT = "repeat"
 LOOP_CYCLE = "cycle"
 LOOP_MAX_DEPTH = "max_depth"
+LOOP_REENTRANT = "reentrant"
 
 # --- metric instruments: (name, unit, description) -----------------------------------------
 METRIC_REQUESTS = ("agent_cache.requests", "{request}", "Cache lookups by outcome")
@@ -78,6 +83,11 @@ METRIC_EVICTIONS = ("agent_cache.evictions", "{eviction}", "Entries removed, by 
 METRIC_ENTRY_COUNT = ("agent_cache.entry.count", "{entry}", "Entries currently cached")
 METRIC_LOAD_DURATION = ("agent_cache.load.duration", "s", "Time spent in loaders")
 METRIC_BATCH_SIZE = ("agent_cache.batch.size", "{key}", "Keys per batch load")
+METRIC_LOAD_TIMEOUTS = (
+    "agent_cache.load.timeouts",
+    "{timeout}",
+    "Callers that stopped waiting for a load after load_timeout",
+)
 METRIC_SESSION_ACTIVE = ("agent_cache.session.active", "{session}", "Agent sessions in progress")
 METRIC_TOOL_DURATION = (
     "gen_ai.execute_tool.duration",
@@ -100,6 +110,7 @@ PROM_EVICTIONS = "agent_cache_evictions_total"
 PROM_ENTRY_COUNT = "agent_cache_entry_count"
 PROM_LOAD_DURATION = "agent_cache_load_duration_seconds"
 PROM_BATCH_SIZE = "agent_cache_batch_size"
+PROM_LOAD_TIMEOUTS = "agent_cache_load_timeouts_total"
 PROM_SESSION_ACTIVE = "agent_cache_session_active"
 PROM_TOOL_DURATION = "gen_ai_execute_tool_duration_seconds"
 

@@ -21,70 +21,20 @@ import logging
 import os
 import threading
 import weakref
-from collections import defaultdict
-from typing import Any, Iterable, Iterator
+from collections import defaultdict, deque
+from collections.abc import Iterable, Iterator
+from typing import Any
 
-from opentelemetry import context as otel_context
 from opentelemetry import metrics as otel_metrics
-from opentelemetry import trace as otel_trace
 from opentelemetry.metrics import CallbackOptions, Observation
-from opentelemetry.metrics import _internal as _metrics_internal
-from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider
 
 from ..core.stats import CacheStats
 from . import names as n
+from .gate import active_tracer, metrics_enabled
+
+__all__ = ["active_tracer", "metrics_enabled"]
 
 logger = logging.getLogger("agent_cache.telemetry")
-
-_SUPPRESS_KEY = otel_context._SUPPRESS_INSTRUMENTATION_KEY
-
-# --- tracing -------------------------------------------------------------------------------
-
-_tracer_cache: tuple[Any, Any] = (None, None)  # (provider seen, tracer or None)
-
-
-def _resolve_tracer(provider: Any) -> Any:
-    global _tracer_cache
-    tracer = None
-    if provider is not None and not isinstance(provider, (NoOpTracerProvider, ProxyTracerProvider)):
-        try:
-            tracer = provider.get_tracer(
-                n.INSTRUMENTATION_NAME, n.INSTRUMENTATION_VERSION, schema_url=n.SCHEMA_URL
-            )
-        except Exception:  # a broken SDK must not break tool calls
-            logger.warning("agent_cache: could not get a tracer; spans disabled", exc_info=True)
-            tracer = None
-    _tracer_cache = (provider, tracer)
-    return tracer
-
-
-if os.environ.get("OTEL_PYTHON_TRACER_PROVIDER"):
-    otel_trace.get_tracer_provider()  # let the API load the configured provider now
-
-
-def active_tracer() -> Any:
-    """The agent_cache tracer when spans would be recorded, else ``None`` (cheaply).
-
-    Hot paths may skip the call when ``otel_trace._TRACER_PROVIDER is None`` (no provider
-    was ever set): that module attribute read is the cheapest possible "nobody listens".
-    """
-    provider = otel_trace._TRACER_PROVIDER
-    if provider is None:
-        return None
-    seen, tracer = _tracer_cache
-    if provider is not seen:
-        tracer = _resolve_tracer(provider)
-    if tracer is None:
-        return None
-    if otel_context.get_value(_SUPPRESS_KEY):
-        return None
-    return tracer
-
-
-def metrics_enabled() -> bool:
-    """Whether an SDK meter provider is installed (so synchronous records are worth making)."""
-    provider = _metrics_internal._METER_PROVIDER
-    return provider is not None and not isinstance(provider, otel_metrics.NoOpMeterProvider)
 
 
 # --- settings ---------------------------------------------------------------------------------
@@ -111,32 +61,41 @@ def truncate(text: str) -> str:
 
 _lock = threading.Lock()
 _live: dict[int, CacheStats] = {}
-_retired: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+# Retired counts, per (resource, scope): {result: n} and {eviction reason: n}.
+_retired_results: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+_retired_evictions: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+_retired_timeouts: dict[str, int] = defaultdict(int)
+# Ids whose owner died. weakref.finalize callbacks can run inside any allocation — also
+# while this thread holds _lock — so they only append here (atomic, lock-free) and the
+# next reader folds them in under the lock. Taking _lock in the finalizer deadlocks.
+_dying: deque[int] = deque()
 _invalidations: dict[tuple[str, str], int] = defaultdict(int)
 _loop_detections: dict[tuple[str, str, str], int] = defaultdict(int)
 _sessions_active = [0]
 
-_COUNTED = (
-    "hits", "misses", "coalesced", "short_circuits", "bypasses",
-    "evicted_capacity", "evicted_expired", "evicted_invalidated",
-)
 
-
-def _retire(stats_id: int) -> None:
-    with _lock:
-        stats = _live.pop(stats_id, None)
+def _fold_dying() -> None:
+    """Move the counts of stats whose owner died into the retired totals (hold _lock)."""
+    while _dying:
+        stats = _live.pop(_dying.popleft(), None)
         if stats is None:
-            return
-        bucket = _retired[(stats.resource, stats.scope)]
-        for field in _COUNTED:
-            bucket[field] += getattr(stats, field)
+            continue
+        label = (stats.resource, stats.scope)
+        results = _retired_results[label]
+        for result, count in stats.results():
+            results[result] += count
+        evictions = _retired_evictions[label]
+        for reason, count in stats.evictions():
+            evictions[reason] += count
+        _retired_timeouts[stats.resource] += stats.load_timeouts
 
 
 def track(stats: CacheStats, owner: Any) -> None:
     """Report ``stats`` through the observable counters for as long as ``owner`` lives."""
     with _lock:
+        _fold_dying()
         _live[id(stats)] = stats
-    weakref.finalize(owner, _retire, id(stats))
+    weakref.finalize(owner, _dying.append, id(stats))
 
 
 def count_invalidation(resource: str, scope: str) -> None:
@@ -156,42 +115,40 @@ def session_ended() -> None:
 
 
 def reset_counters() -> None:
-    """Forget retired and agent-level counts (tests); live CacheStats are reset by their owners."""
+    """Forget retired and agent-level counts (tests); live stats are zeroed by their owners."""
     with _lock:
-        _retired.clear()
+        _fold_dying()
+        _retired_results.clear()
+        _retired_evictions.clear()
+        _retired_timeouts.clear()
         _invalidations.clear()
         _loop_detections.clear()
 
 
-def _totals() -> dict[tuple[str, str], dict[str, int]]:
-    with _lock:
-        live = list(_live.values())
-        totals: dict[tuple[str, str], dict[str, int]] = {
-            k: dict(v) for k, v in _retired.items()
-        }
-    for stats in live:
-        bucket = totals.setdefault((stats.resource, stats.scope), {})
-        for field in _COUNTED:
-            bucket[field] = bucket.get(field, 0) + getattr(stats, field)
-        bucket["entries"] = bucket.get("entries", 0) + stats.entries
-    return totals
+class _Totals:
+    """Everything the observable callbacks report, summed per (resource, scope)."""
+
+    def __init__(self) -> None:
+        with _lock:
+            _fold_dying()
+            live = list(_live.values())
+            self.results = {k: dict(v) for k, v in _retired_results.items()}
+            self.evictions = {k: dict(v) for k, v in _retired_evictions.items()}
+            self.timeouts: dict[str, int] = defaultdict(int, _retired_timeouts)
+        self.entries: dict[str, int] = defaultdict(int)
+        for stats in live:
+            label = (stats.resource, stats.scope)
+            bucket = self.results.setdefault(label, {})
+            for result, count in stats.results():
+                bucket[result] = bucket.get(result, 0) + count
+            bucket = self.evictions.setdefault(label, {})
+            for reason, count in stats.evictions():
+                bucket[reason] = bucket.get(reason, 0) + count
+            self.entries[stats.resource] += stats.entries
+            self.timeouts[stats.resource] += stats.load_timeouts
 
 
-_RESULT_FIELDS = (
-    (n.RESULT_HIT, "hits"),
-    (n.RESULT_MISS, "misses"),
-    (n.RESULT_COALESCED, "coalesced"),
-    (n.RESULT_SHORT_CIRCUIT, "short_circuits"),
-    (n.RESULT_BYPASS, "bypasses"),
-)
-_EVICTION_FIELDS = (
-    (n.EVICTION_CAPACITY, "evicted_capacity"),
-    (n.EVICTION_EXPIRED, "evicted_expired"),
-    (n.EVICTION_INVALIDATED, "evicted_invalidated"),
-)
-
-
-def _safe(callback):
+def _safe(callback: Any) -> Any:
     def wrapped(options: CallbackOptions) -> Iterator[Observation]:
         try:
             return iter(list(callback()))
@@ -203,31 +160,31 @@ def _safe(callback):
 
 
 def _observe_requests() -> Iterable[Observation]:
-    for (resource, scope), fields in _totals().items():
-        for result, field in _RESULT_FIELDS:
-            value = fields.get(field, 0)
+    for (resource, scope), counts in _Totals().results.items():
+        for result, value in counts.items():
             if value:
-                yield Observation(
-                    value, {n.ATTR_RESOURCE: resource, n.ATTR_SCOPE: scope, n.ATTR_RESULT: result}
-                )
+                yield Observation(value, {n.ATTR_RESOURCE: resource, n.ATTR_SCOPE: scope, n.ATTR_RESULT: result})
 
 
 def _observe_evictions() -> Iterable[Observation]:
     by_resource: dict[tuple[str, str], int] = defaultdict(int)
-    for (resource, _scope), fields in _totals().items():
-        for reason, field in _EVICTION_FIELDS:
-            by_resource[(resource, reason)] += fields.get(field, 0)
+    for (resource, _scope), counts in _Totals().evictions.items():
+        for reason, value in counts.items():
+            by_resource[(resource, reason)] += value
     for (resource, reason), value in by_resource.items():
         if value:
             yield Observation(value, {n.ATTR_RESOURCE: resource, n.ATTR_EVICTION_REASON: reason})
 
 
 def _observe_entries() -> Iterable[Observation]:
-    by_resource: dict[str, int] = defaultdict(int)
-    for (resource, _scope), fields in _totals().items():
-        by_resource[resource] += fields.get("entries", 0)
-    for resource, value in by_resource.items():
+    for resource, value in _Totals().entries.items():
         yield Observation(value, {n.ATTR_RESOURCE: resource})
+
+
+def _observe_timeouts() -> Iterable[Observation]:
+    for resource, value in _Totals().timeouts.items():
+        if value:
+            yield Observation(value, {n.ATTR_RESOURCE: resource})
 
 
 def _observe_invalidations() -> Iterable[Observation]:
@@ -246,34 +203,44 @@ def _observe_sessions() -> Iterable[Observation]:
     yield Observation(_sessions_active[0])
 
 
-meter = otel_metrics.get_meter(
-    n.INSTRUMENTATION_NAME, n.INSTRUMENTATION_VERSION, schema_url=n.SCHEMA_URL
-)
+def _make_meter() -> Any:
+    try:
+        return otel_metrics.get_meter(n.INSTRUMENTATION_NAME, n.INSTRUMENTATION_VERSION, schema_url=n.SCHEMA_URL)
+    except Exception:  # a broken meter provider must not break `import agent_cache`
+        logger.warning("agent_cache: could not get a meter; metrics disabled", exc_info=True)
+        return otel_metrics.NoOpMeter(n.INSTRUMENTATION_NAME)
 
 
-def _counter(spec: tuple[str, str, str], callback) -> None:
+meter = _make_meter()
+
+
+def _instrument(kind: str, spec: tuple[str, str, str], **kwargs: Any) -> Any:
+    """Create one instrument; a provider that raises leaves a no-op one in its place."""
     name, unit, description = spec
-    meter.create_observable_counter(name, [_safe(callback)], unit=unit, description=description)
+    try:
+        return getattr(meter, kind)(name, unit=unit, description=description, **kwargs)
+    except Exception:
+        logger.warning("agent_cache: could not create instrument %s", name, exc_info=True)
+        return getattr(otel_metrics.NoOpMeter(n.INSTRUMENTATION_NAME), kind)(name, **kwargs)
 
 
-def _updown(spec: tuple[str, str, str], callback) -> None:
-    name, unit, description = spec
-    meter.create_observable_up_down_counter(
-        name, [_safe(callback)], unit=unit, description=description
-    )
+def _counter(spec: tuple[str, str, str], callback: Any) -> None:
+    _instrument("create_observable_counter", spec, callbacks=[_safe(callback)])
 
 
-def _histogram(spec: tuple[str, str, str], buckets: tuple) -> Any:
-    name, unit, description = spec
-    return meter.create_histogram(
-        name, unit=unit, description=description, explicit_bucket_boundaries_advisory=list(buckets)
-    )
+def _updown(spec: tuple[str, str, str], callback: Any) -> None:
+    _instrument("create_observable_up_down_counter", spec, callbacks=[_safe(callback)])
+
+
+def _histogram(spec: tuple[str, str, str], buckets: tuple[float, ...]) -> Any:
+    return _instrument("create_histogram", spec, explicit_bucket_boundaries_advisory=list(buckets))
 
 
 _counter(n.METRIC_REQUESTS, _observe_requests)
 _counter(n.METRIC_INVALIDATIONS, _observe_invalidations)
 _counter(n.METRIC_LOOP_DETECTIONS, _observe_loops)
 _counter(n.METRIC_EVICTIONS, _observe_evictions)
+_counter(n.METRIC_LOAD_TIMEOUTS, _observe_timeouts)
 _updown(n.METRIC_ENTRY_COUNT, _observe_entries)
 _updown(n.METRIC_SESSION_ACTIVE, _observe_sessions)
 load_duration = _histogram(n.METRIC_LOAD_DURATION, n.DURATION_BUCKETS_S)

@@ -10,14 +10,15 @@ outcome vocabulary; never keys, namespaces or session ids.
 from __future__ import annotations
 
 import weakref
-from typing import Any, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from opentelemetry.metrics import Observation
 
 from . import names as n
 from .runtime import _counter, _updown
 
-_backends: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_backends: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def track(backend: Any) -> None:
@@ -40,7 +41,7 @@ def _sum(tier_field_pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], i
     return totals
 
 
-def _observe(pairs: tuple[tuple[str, str], ...], attribute: str):
+def _observe(pairs: tuple[tuple[str, str], ...], attribute: str) -> Callable[[], Iterable[Observation]]:
     def callback() -> Iterable[Observation]:
         for (tier, label), value in _sum(pairs).items():
             if value:

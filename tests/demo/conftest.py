@@ -10,10 +10,10 @@ from __future__ import annotations
 import gc
 
 import pytest
-from otel_globals import uninstall_providers
 
 import agent_cache
 from agent_cache.demo import otel as demo_otel
+from otel_globals import uninstall_providers
 
 
 @pytest.fixture(autouse=True)

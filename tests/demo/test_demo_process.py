@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import ClassVar
 
 from demo_figures import check_consistent, parse_summary
 
@@ -98,9 +99,9 @@ def test_prometheus_endpoint_is_served_while_holding_and_sigterm_exits_cleanly()
 class _OtlpSink(http.server.BaseHTTPRequestHandler):
     """A minimal OTLP/HTTP receiver: keeps each request's path and decoded protobuf."""
 
-    received: list[tuple[str, bytes]] = []
+    received: ClassVar[list[tuple[str, bytes]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.headers.get("Content-Encoding") == "gzip":
             body = gzip.decompress(body)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from demo_figures import check_consistent, parse_summary
 
 from agent_cache.demo.__main__ import main
-
-from demo_figures import check_consistent, parse_summary
 
 
 def run_demo(capsys: pytest.CaptureFixture[str], *args: str) -> str:

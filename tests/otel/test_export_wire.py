@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import threading
 import urllib.request
@@ -11,9 +12,9 @@ import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from agent_cache import AgentCache, AgentCacheInvalidator, AgentCacheSession, AgentLoopDetectedError
+from agent_cache import AgentCache, AgentCacheInvalidator, AgentCacheSession, AgentLoopDetectedError, LoadTimeoutError
 from agent_cache.telemetry import configure
-
+from helpers import FakeClock
 from otel_globals import uninstall_providers
 
 
@@ -26,7 +27,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
@@ -137,8 +138,8 @@ async def test_prometheus_endpoint_serves_expected_names(monkeypatch):
         handle.shutdown()
         uninstall_providers()
     lines = [line for line in text.splitlines() if line.startswith("agent_cache_requests_total{")]
-    assert any('agent_cache_resource="cart"' in l and 'agent_cache_result="hit"' in l and l.endswith(" 1.0")
-               for l in lines), lines
+    assert any('agent_cache_resource="cart"' in line and 'agent_cache_result="hit"' in line and line.endswith(" 1.0")
+               for line in lines), lines
     assert "agent_cache_load_duration_seconds_bucket{" in text
 
 
@@ -146,3 +147,34 @@ def test_configure_leaves_an_existing_sdk_alone(otel):
     handle = configure()
     assert handle.installed is False
     handle.shutdown()  # a no-op
+
+
+async def test_prometheus_endpoint_serves_stale_results_and_load_timeouts(monkeypatch):
+    """Issue 15's names as Prometheus sees them (what the dashboard panel and alert query)."""
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    handle = configure(prometheus_port=0)
+    clock = FakeClock()
+    hang = asyncio.Event()
+    try:
+        @AgentCache(resource="rates", ttl=10, clock=clock, stale_if_error=60, load_timeout=0.05)
+        async def get_rate(pair):
+            if clock.now > 1005:
+                await hang.wait()
+            return 1.08
+
+        await get_rate("EURUSD")
+        clock.advance(11)
+        assert await get_rate("EURUSD") == 1.08  # timed out, answered stale
+        with pytest.raises(LoadTimeoutError):
+            await get_rate("GBPUSD")  # nothing to fall back on
+        with urllib.request.urlopen(f"http://127.0.0.1:{handle.prometheus_port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+    finally:
+        hang.set()
+        handle.shutdown()
+        uninstall_providers()
+    lines = text.splitlines()
+    assert any(line.startswith("agent_cache_requests_total{") and 'agent_cache_result="stale"' in line
+               and 'agent_cache_resource="rates"' in line and line.endswith(" 1.0") for line in lines), lines
+    assert any(line.startswith("agent_cache_load_timeouts_total{") and 'agent_cache_resource="rates"' in line
+               and line.endswith(" 2.0") for line in lines), [line for line in lines if "timeouts" in line]

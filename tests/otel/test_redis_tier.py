@@ -13,7 +13,7 @@ from agent_cache.backends.redis import RedisBackend
 from agent_cache.telemetry import names as tn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "redis"))
-from redis_helpers import running_redis_server  # noqa: E402
+from redis_helpers import running_redis_server
 
 pytestmark = pytest.mark.redis
 

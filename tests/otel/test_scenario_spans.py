@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 from opentelemetry.trace import StatusCode
+from otel_support import tree
 
 from agent_cache import AgentCache, AgentCacheInvalidator, AgentCacheSession, AgentLoopDetectedError
-
-from otel_support import tree
 
 
 class PaymentError(Exception):
@@ -48,15 +47,15 @@ async def test_shopping_agent_tree_and_metrics(otel):
 
     assert tree(otel.spans()) == [
         "invoke_agent shopper",
-        "  execute_tool test_shopping_agent_tree_and_metrics.<locals>.get_cart [miss]",
+        "  execute_tool get_cart [miss]",
         "    agent_cache.load cart",
-        "  execute_tool test_shopping_agent_tree_and_metrics.<locals>.get_cart [hit]",
-        "  execute_tool test_shopping_agent_tree_and_metrics.<locals>.get_product [miss]",
+        "  execute_tool get_cart [hit]",
+        "  execute_tool get_product [miss]",
         "    agent_cache.load product",
-        "  execute_tool test_shopping_agent_tree_and_metrics.<locals>.add_to_cart [bypass]",
-        "  execute_tool test_shopping_agent_tree_and_metrics.<locals>.get_cart [miss]",
+        "  execute_tool add_to_cart [bypass]",
+        "  execute_tool get_cart [miss]",
         "    agent_cache.load cart",
-        "  execute_tool test_shopping_agent_tree_and_metrics.<locals>.checkout [bypass]",
+        "  execute_tool checkout [bypass]",
     ]
     session = otel.span("invoke_agent shopper")
     assert session.attributes["gen_ai.operation.name"] == "invoke_agent"
@@ -64,7 +63,7 @@ async def test_shopping_agent_tree_and_metrics(otel):
     assert session.attributes["agent_cache.session.tool_calls"] == 6
     assert session.attributes["agent_cache.session.hits"] == 1
     assert session.attributes["agent_cache.session.misses"] == 3
-    tool = [s for s in otel.spans() if s.name.endswith("add_to_cart")][0]
+    tool = next(s for s in otel.spans() if s.name.endswith("add_to_cart"))
     assert tool.attributes["gen_ai.operation.name"] == "execute_tool"
     assert tool.attributes["agent_cache.resource"] == "cart"
     assert tool.attributes["agent_cache.scope"] == "global"
@@ -136,7 +135,8 @@ async def test_research_agent_repeat_raises_with_error_status(otel):
     assert calls == ["async python caching"]
     lines = tree(otel.spans())
     assert lines[0] == "invoke_agent research"
-    assert [line.split(" [")[-1] for line in lines if "execute_tool" in line] == ["miss]", "hit]", "hit]", lines[-1].split(" [")[-1]]
+    results = [line.split(" [")[-1] for line in lines if "execute_tool" in line]
+    assert results == ["miss]", "hit]", "hit]", lines[-1].split(" [")[-1]]
     failing = [s for s in otel.spans() if s.name.startswith("execute_tool")][-1]
     assert failing.status.status_code is StatusCode.ERROR
     assert failing.attributes["error.type"] == "agent_cache.agent.errors.AgentLoopDetectedError"

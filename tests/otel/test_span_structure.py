@@ -6,11 +6,10 @@ import asyncio
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
+from otel_support import tree
 
 from agent_cache import AgentCache, AgentCacheSession, AsyncCache, AsyncLRU
 from agent_cache.telemetry import runtime
-
-from otel_support import tree
 
 
 async def test_session_nests_inside_host_trace(otel):
@@ -25,7 +24,7 @@ async def test_session_nests_inside_host_trace(otel):
     assert tree(otel.spans()) == [
         "POST /chat",
         "  invoke_agent helper",
-        "    execute_tool test_session_nests_inside_host_trace.<locals>.tool [miss]",
+        "    execute_tool tool [miss]",
         "      agent_cache.load r",
     ]
     trace_ids = {s.context.trace_id for s in otel.spans()}
@@ -46,11 +45,11 @@ async def test_tool_called_by_tool_is_a_child_span(otel):
         assert await outer(1) == 3
     assert tree(otel.spans()) == [
         "invoke_agent a",
-        "  execute_tool test_tool_called_by_tool_is_a_child_span.<locals>.outer [miss]",
+        "  execute_tool outer [miss]",
         "    agent_cache.load outer",
-        "      execute_tool test_tool_called_by_tool_is_a_child_span.<locals>.inner [miss]",
+        "      execute_tool inner [miss]",
         "        agent_cache.load inner",
-        "  execute_tool test_tool_called_by_tool_is_a_child_span.<locals>.outer [hit]",
+        "  execute_tool outer [hit]",
     ]
 
 
@@ -72,7 +71,7 @@ async def test_coalesced_waiter_links_to_the_load(otel):
     tools = [s for s in otel.spans() if s.name.startswith("execute_tool")]
     results = sorted(s.attributes["agent_cache.result"] for s in tools)
     assert results == ["coalesced", "miss"]
-    waiter = [s for s in tools if s.attributes["agent_cache.result"] == "coalesced"][0]
+    waiter = next(s for s in tools if s.attributes["agent_cache.result"] == "coalesced")
     assert [link.context.span_id for link in waiter.links] == [load.context.span_id]
 
 
@@ -92,7 +91,7 @@ async def test_plain_cache_spans_loads_only(otel):
     await f(1)
     await f(1)
     names = sorted(s.name for s in otel.spans())
-    assert names == ["agent_cache.load test_span_structure.test_plain_cache_spans_loads_only.<locals>.f",
+    assert names == ["agent_cache.load test_span_structure.f",
                      "agent_cache.load users"]
     reqs = {(a["agent_cache.resource"], a["agent_cache.result"]): p.value
             for a, p in otel.points("agent_cache.requests")}
@@ -176,6 +175,6 @@ async def test_failing_tools_still_say_what_kind_of_call_they_were(otel):
             await tool(1)
         except Boom:
             pass
-    results = {s.name.rsplit(".", 1)[-1]: s.attributes.get("agent_cache.result")
+    results = {s.name.split(" ", 1)[-1]: s.attributes.get("agent_cache.result")
                for s in otel.spans() if s.name.startswith("execute_tool")}
     assert results == {"read": "miss", "write": "bypass"}

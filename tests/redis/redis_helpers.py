@@ -14,8 +14,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -91,7 +91,7 @@ def require_redis_server() -> None:
         pytest.skip("redis-server is not installed")
 
 
-def running_redis_server(workdir: Path) -> Iterator["RedisServer"]:
+def running_redis_server(workdir: Path) -> Iterator[RedisServer]:
     """The body of a ``redis_server`` fixture: start, yield, always stop."""
     require_redis_server()
     server = RedisServer(workdir)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-
 from redis_helpers import running_redis_server
 
 # One redis-server and one set of replica processes for the whole module (starting four

@@ -6,12 +6,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from redis_helpers import wait_until
 
 from agent_cache.backends.redis import RedisBackend
 from agent_cache.core.keys import stable_key
 from agent_cache.core.sentinel import MISSING
-
-from redis_helpers import wait_until
 
 pytestmark = pytest.mark.redis
 

@@ -32,9 +32,18 @@ async def replicas(redis_server):
         await b.close()
 
 
-async def write_short(backend: RedisBackend) -> None:
-    """Another replica stores ``"v"`` with a PX of ``SHORT``."""
+async def write_short(backend: RedisBackend, reader: RedisBackend) -> None:
+    """Another replica stores ``"v"`` with a PX of ``SHORT``; ``reader`` has seen its
+    invalidation when this returns.
+
+    Without the barrier the writer's invalidation may reach the reader while the reader's
+    load is in flight, and the load then (correctly) keeps its result out of L1. Whether it
+    arrives before or after depends on how many event-loop turns ``set`` takes: on 3.11
+    ``asyncio.wait_for`` wraps the command in a task (one extra turn, so the subscriber
+    usually wins); from 3.12 it runs it inline and the reader's load usually wins.
+    """
     await AsyncCache(default_ttl=10, name="quotes", backend=backend).set("k", "v", ttl=SHORT)
+    assert await reader.sync_backplane(timeout=2.0)
 
 
 async def assert_l1_within_redis(cache: AsyncCache, backend: RedisBackend) -> None:
@@ -49,7 +58,7 @@ async def assert_l1_within_redis(cache: AsyncCache, backend: RedisBackend) -> No
 
 async def test_l1_expiry_follows_pttl_on_load(replicas) -> None:
     a, b = replicas
-    await write_short(a)
+    await write_short(a, b)
     reader = AsyncCache(default_ttl=10, name="quotes", backend=b)
     calls = []
     assert await reader.get("k", loader=lambda: calls.append(1) or "fresh") == "v"
@@ -59,7 +68,7 @@ async def test_l1_expiry_follows_pttl_on_load(replicas) -> None:
 
 async def test_l1_expiry_follows_pttl_without_loader(replicas) -> None:
     a, b = replicas
-    await write_short(a)
+    await write_short(a, b)
     reader = AsyncCache(default_ttl=10, name="quotes", backend=b)
     assert await reader.get("k") == "v"
     await assert_l1_within_redis(reader, b)

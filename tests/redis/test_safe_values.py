@@ -6,11 +6,10 @@ import pickle
 
 import pytest
 
+from agent_cache.backends.codec import SignedPickleCodec
 from agent_cache.backends.redis import RedisBackend
 from agent_cache.core.keys import stable_key
 from agent_cache.core.sentinel import MISSING
-
-from agent_cache.backends.codec import SignedPickleCodec
 
 pytestmark = pytest.mark.redis
 

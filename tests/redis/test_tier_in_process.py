@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from redis_helpers import wait_until
 
 from agent_cache import AsyncCache
 from agent_cache.backends.redis import RedisBackend
-
-from redis_helpers import wait_until
 
 pytestmark = pytest.mark.redis
 
@@ -68,7 +67,7 @@ async def test_l2_shared_and_l1_invalidated_across_replicas(replicas):
 
 
 async def test_explicit_set_reaches_other_l1(replicas):
-    (ba, bb), (ca, cb) = replicas
+    (_ba, bb), (ca, cb) = replicas
     await ca.set("k", "v1")
     assert await cb.get("k") == "v1"
     await ca.set("k", "v2")
@@ -105,7 +104,7 @@ async def test_loader_error_is_not_cached_and_releases_the_lock(replicas):
 
 
 async def test_subscription_loss_suspends_l1(replicas, redis_server):
-    (ba, bb), (ca, cb) = replicas
+    (_ba, bb), (_ca, cb) = replicas
     src = Source()
     assert await cb.get("u1", loader=src.loader("u1")) == 0
     assert "u1" in cb
@@ -150,7 +149,7 @@ async def test_single_key_invalidation_in_a_big_l1_clears_it(replicas, monkeypat
     from agent_cache.backends import redis_tier
 
     monkeypatch.setattr(redis_tier, "MAX_KEYS_SCANNED", 10)
-    (ba, bb), (ca, cb) = replicas
+    (_ba, bb), (ca, cb) = replicas
     for i in range(8):
         await cb.get(i, loader=lambda: 0)
     await ca.delete(5)

@@ -16,11 +16,11 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 import yaml
-
 from stack_support import PROMETHEUS_FILE, REPO, RULES_FILE, free_port, load_yaml, require_tool
 
 T = TypeVar("T")
@@ -224,8 +224,8 @@ def running_stacks(
         for server in servers.values():
             server.wait_ready()
         for name, server in servers.items():
-            wait_for(f"{name} target up", lambda: server.target_health() == "up")
-            wait_for(f"{name} scraped a few times", lambda: server.query(MATURE))
+            wait_for(f"{name} target up", lambda: server.target_health() == "up")  # noqa: B023 (waited on here)
+            wait_for(f"{name} scraped a few times", lambda: server.query(MATURE))  # noqa: B023 (waited on here)
         yield {name: (started[name], servers[name]) for name in servers}
     finally:
         for server in servers.values():

@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from stack_support import (
     ALERTING_FILE,
+    DATASOURCES_FILE,
     KNOWN_LABELS,
     KNOWN_METRICS,
-    DATASOURCES_FILE,
     dashboards,
     grafana_rule_promql,
     grafana_rules,

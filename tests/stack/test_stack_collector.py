@@ -5,7 +5,6 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 import pytest
-
 from stack_support import COLLECTOR_FILE, COMPOSE_FILE, load_yaml
 
 pytestmark = pytest.mark.stack

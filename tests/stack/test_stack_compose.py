@@ -13,7 +13,6 @@ import sys
 from urllib.parse import urlparse
 
 import pytest
-
 from stack_support import (
     COLLECTOR_FILE,
     COMPOSE_FILE,

@@ -4,11 +4,10 @@ uses the metric and label names agent_cache really emits (agent_cache/telemetry/
 from __future__ import annotations
 
 import pytest
-
 from stack_support import (
+    DATASOURCES_FILE,
     KNOWN_LABELS,
     KNOWN_METRICS,
-    DATASOURCES_FILE,
     dashboards,
     datasource_uid,
     iter_panels,
@@ -70,7 +69,8 @@ def test_overview_and_sessions_cover_what_the_issue_asks_for() -> None:
     shared = " | ".join(titles["shared-tier"])
     for topic in ("l2 hit ratio", "lock outcomes", "backplane messages", "breaker state", "failures"):
         assert topic in shared, topic
-    tempo_panels = [p for p in iter_panels(dashboards()["agent-sessions"]["panels"]) if p["datasource"]["uid"] == "tempo"]
+    panels = iter_panels(dashboards()["agent-sessions"]["panels"])
+    tempo_panels = [p for p in panels if p["datasource"]["uid"] == "tempo"]
     assert any("invoke_agent" in t["query"] for p in tempo_panels for t in p["targets"])
 
 

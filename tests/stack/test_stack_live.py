@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from live_prometheus import SETTLED, PrometheusServer, query_with_data, summarize, wait_for
 from stack_support import alert_exprs, panel_queries, parse_label_values, variable_queries
 

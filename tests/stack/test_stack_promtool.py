@@ -6,7 +6,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from stack_support import PROMETHEUS_FILE, RULES_FILE, RULES_TEST_FILE, require_tool
 
 pytestmark = pytest.mark.stack
