@@ -88,7 +88,7 @@ def serve(port: int = 5001, host: str = "127.0.0.1", *, workload: bool = False,
 
         try:
             asyncio.run(go())
-        except BaseException as exc:  # noqa: BLE001 - surfaced by serve() if it happens before start
+        except BaseException as exc:  # surfaced by serve() if it happens before start
             errors.append(exc)
         finally:
             started.set()

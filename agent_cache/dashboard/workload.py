@@ -196,7 +196,7 @@ class LiveWorkload:
             while self.running and slot < self.settings.concurrency:
                 try:
                     await self._one_session(next(self._indices))
-                except Exception:  # noqa: BLE001 - a bug in one session must not stop the page's workload
+                except Exception:  # a bug in one session must not stop the page's workload
                     self.sessions_failed += 1
                     await asyncio.sleep(0.5)
         finally:

@@ -4,13 +4,13 @@ and the real dashboard process for the browser test."""
 from __future__ import annotations
 
 import gc
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from dashboard_support import DashboardProcess
-from otel_globals import install_providers, uninstall_providers
 
 import agent_cache
+from otel_globals import install_providers, uninstall_providers
 
 
 @pytest.fixture(autouse=True)

@@ -64,7 +64,7 @@ def test_figures_appear_and_change(page: Any, dashboard_process: DashboardProces
     page.get_by_test_id("connection").filter(has_text="live").wait_for()
     wait_samples(page, 2)
     first = {tid: figure(page, tid) for tid in ("fig-avoided", "fig-db", "fig-hit-ratio", "fig-rps")}
-    assert all(value != "–" for value in first.values()), first
+    assert all(value != "\N{EN DASH}" for value in first.values()), first  # the page's "no value yet"
     page.wait_for_function(
         "t => document.querySelector('[data-testid=fig-avoided]').textContent !== t", arg=first["fig-avoided"])
     assert number(figure(page, "fig-avoided")) > number(first["fig-avoided"])
@@ -116,7 +116,9 @@ def test_playground_coalesces_n_calls_into_one_load(page: Any) -> None:
     assert "batches of 12" in figure(page, "pg-summary")
 
 
-def test_the_page_loads_nothing_from_outside_and_is_photographed(page: Any, dashboard_process: DashboardProcess) -> None:
+def test_the_page_loads_nothing_from_outside_and_is_photographed(
+    page: Any, dashboard_process: DashboardProcess
+) -> None:
     outside = [url for url in page.requested if not url.startswith(dashboard_process.url)]
     assert outside == []
     DOCS.mkdir(exist_ok=True)

@@ -66,10 +66,10 @@ def test_invalidating_a_resource_counts_an_invalidation(dashboard_process: Dashb
 
 def test_serve_attaches_to_an_application_s_own_caches() -> None:
     from opentelemetry.sdk.trace import TracerProvider
-    from otel_globals import install_providers, uninstall_providers
 
     from agent_cache import AgentCache, AgentCacheSession
     from agent_cache.dashboard import serve
+    from otel_globals import install_providers, uninstall_providers
 
     install_providers(TracerProvider(), None)  # the application's own SDK
     handle = serve(port=0)

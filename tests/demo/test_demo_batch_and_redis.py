@@ -92,5 +92,5 @@ def test_redis_option_puts_the_tools_on_the_shared_tier(capsys, redis_url: str) 
     assert f"shared tier: Redis at 127.0.0.1:{port}/0" in out
     assert "not-a-real-password" not in out  # credentials are never printed
     assert "shared tier  " in out
-    line = next(l for l in out.splitlines() if l.startswith("shared tier  "))
+    line = next(text for text in out.splitlines() if text.startswith("shared tier  "))
     assert "L2 hits" in line and "locks acquired" in line
