@@ -32,7 +32,10 @@ class Sampler:
 
         m = get_metrics()
         now = time.time()
-        hits, misses, coalesced = int(m.get("hits", 0)), int(m.get("misses", 0)), int(m.get("coalesced", 0))
+        hits, coalesced = int(m.get("hits", 0)), int(m.get("coalesced", 0))
+        # The library's misses are every lookup without a value, waiters included: the page
+        # splits them into the lookups that ran a load (misses) and those that waited.
+        misses = max(0, int(m.get("misses", 0)) - coalesced)
         point: dict[str, Any] = {
             "t": now,
             "hits": hits,

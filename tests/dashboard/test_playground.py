@@ -11,7 +11,7 @@ async def test_n_concurrent_calls_on_one_key_run_the_loader_once() -> None:
     pg = Playground()
     result = await pg.run("herd", key="k", n=20)
     assert result["loader_runs"] == 1
-    assert result["metrics"]["misses"] == 1 and result["metrics"]["coalesced"] == 19
+    assert result["metrics"]["loads"] == 1 and result["metrics"]["coalesced"] == 19
     again = await pg.run("call", key="k")
     assert again["loader_runs"] == 0 and again["metrics"]["hits"] == 1
 
