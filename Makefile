@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # The oldest and the newest Python that requires-python claims; `make test` runs the default.
 PYTHONS ?= 3.10 3.13
 
-.PHONY: test lint suite test-crewai test-pythons demo bench bench-smoke venv clean
+.PHONY: test lint suite test-crewai test-pythons demo dashboard bench bench-smoke venv clean
 
 $(VENV)/.dev-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,10 @@ test-pythons:
 
 demo: $(VENV)/.dev-installed
 	$(PY) -m agent_cache.demo $(ARGS)
+
+# The live dashboard on http://127.0.0.1:5001/ (ARGS="--port 8080 --host 0.0.0.0" to change).
+dashboard: $(VENV)/.dev-installed
+	$(PY) -m agent_cache.dashboard $(ARGS)
 
 $(VENV)/.bench-installed: $(VENV)/.dev-installed
 	$(PIP) install --quiet -e '.[bench]'

@@ -91,3 +91,29 @@ async def test_the_session_span_carries_the_conversation_id():
     async with AgentCacheSession(session_id="conv-6", idle_timeout=5) as session:
         assert session.session_id == "conv-6"
     assert len(conversations) == 1
+
+
+async def test_a_conversation_shared_through_a_store_is_caught_across_replicas():
+    """Three requests of one conversation land on alternating replicas (a replica's local
+    registry is emptied, as another process has its own): the store carries the calls."""
+    from agent_cache import MemoryBackend
+
+    store = MemoryBackend()
+    get_cart = get_cart_tool([])
+    calls = 0
+    with pytest.raises(AgentLoopDetectedError) as caught:
+        for _request in range(3):
+            conversations.clear()  # the next request is served by another replica
+            async with AgentCacheSession(session_id="conv-r", idle_timeout=60, max_tool_repeats=5, store=store):
+                for _ in range(2):
+                    calls += 1
+                    await get_cart("u1")
+    assert calls == 6 and caught.value.kind == "repeat"
+
+
+def test_a_store_needs_an_idle_timeout():
+    from agent_cache import MemoryBackend
+    from agent_cache.errors import ConfigurationValueError
+
+    with pytest.raises(ConfigurationValueError, match="idle_timeout"):
+        AgentCacheSession(session_id="x", store=MemoryBackend())

@@ -7,18 +7,28 @@ so the next ``AgentCacheSession`` with the same id continues it (a model repeati
 once per request is caught). Two concurrent entries share it. The state is freed once it
 has been idle (no entry open) for ``idle_timeout`` seconds; expired states are swept
 lazily whenever a conversation is entered, so the registry holds only live conversations.
+
+With ``store=`` (any second tier: a ``RedisBackend`` for replicas) the conversation's calls
+are also shared: an entry that finds no live local state replays the calls the store holds,
+and the last exit writes them back, expiring with the idle timeout. Calls are recorded by
+an argument digest, so a repeat made on another replica counts here. Concurrent requests
+of one conversation on two replicas each write what they saw; the last writer wins.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from ..core.cache import AsyncCache
+from ..core.keys import stable_key
 from .loops import CallLog
 from .registry import ResourceGroup
+
+logger = logging.getLogger("agent_cache")
 
 
 class ConversationState:
@@ -94,3 +104,45 @@ class Conversations:
 
 
 conversations = Conversations()
+
+
+# --- sharing a conversation between replicas ----------------------------------------------
+
+#: Namespace of conversation records in a shared store (never a resource name: has a dot).
+STORE_NAMESPACE = "agent_cache.conversation"
+
+
+def digest_of(key: Any) -> Any:
+    """The process-independent form a call's key is recorded under in a shared conversation
+    (``key`` itself when it has no stable form: then that call is not shared)."""
+    try:
+        return stable_key(STORE_NAMESPACE, key)
+    except Exception:
+        return key
+
+
+async def load_shared(store: Any, session_id: str, calls: CallLog) -> None:
+    """Replay the conversation's calls recorded by other replicas into ``calls``.
+
+    Loop checks see the replayed calls as they saw them there (repeats by argument digest,
+    cycles by tool name); findings during the replay are not reported again.
+    """
+    try:
+        recorded = await store.get(stable_key(STORE_NAMESPACE, session_id))
+    except Exception:  # a store that cannot answer: this request starts from what it has
+        logger.warning("agent_cache: conversation store read failed; continuing without shared state")
+        return
+    if not isinstance(recorded, list):
+        return
+    for record in recorded[-calls.trace_limit :]:
+        if isinstance(record, list) and len(record) == 2 and all(isinstance(part, str) for part in record):
+            calls.record(record[0], record[1])
+
+
+async def save_shared(store: Any, session_id: str, calls: CallLog, idle_timeout: float) -> None:
+    """Write the conversation's last ``trace_limit`` calls back, living ``idle_timeout`` s."""
+    records = [[tool, key] for tool, key in list(calls.trace)[-calls.trace_limit :] if isinstance(key, str)]
+    try:
+        await store.set(stable_key(STORE_NAMESPACE, session_id), records, idle_timeout)
+    except Exception:
+        logger.warning("agent_cache: conversation store write failed; other replicas start this conversation afresh")

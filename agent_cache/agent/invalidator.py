@@ -125,6 +125,10 @@ class MutationTool(ToolBase):
         if tracer is None:
             return await self._execute(args, kwargs, session, None)
         attrs = self.span_attributes(session, args, kwargs)
+        adopted = spans.adoptable_span(tn.OP_EXECUTE_TOOL, tn.GEN_AI_TOOL_NAME, self.tool_name)
+        if adopted is not None:  # the framework's own span of this call: one span per call
+            spans.annotate(adopted, attrs)
+            return await self._execute(args, kwargs, session, adopted)
         with spans.current_span(tracer, self.span_name, attrs) as span:
             return await self._execute(args, kwargs, session, span)
 

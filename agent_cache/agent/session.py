@@ -11,18 +11,19 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..core.cache import AsyncCache
 from ..core.keys import namespace_path
 from ..core.stats import SessionStats
 from ..core.sync_bridge import run_sync
 from ..core.validation import check_choice, check_positive_int, check_ttl
+from ..errors import ConfigurationTypeError, ConfigurationValueError
 from ..telemetry import names as tn
 from ..telemetry import runtime as tel
 from ..telemetry import spans
 from .context import current_session
-from .conversations import ConversationState, conversations
+from .conversations import ConversationState, conversations, digest_of, load_shared, save_shared
 from .errors import AgentLoopDetectedError, SessionStateError
 from .loops import CallLog, Finding
 from .registry import ResourceGroup, registry
@@ -56,6 +57,9 @@ class AgentCacheSession:
     :param max_cycle_length: longest tool cycle looked for (A→B is 2).
     :param trace_limit: most recent calls kept by :meth:`get_execution_trace` (and most
         distinct calls remembered for the repeat check).
+    :param store: with ``idle_timeout``, a backend (``RedisBackend``) through which the
+        conversation's calls are shared by every replica (bounded by ``trace_limit``,
+        expiring with the idle timeout); see :mod:`agent_cache.agent.conversations`.
     :param idle_timeout: seconds a *conversation* outlives its requests: the loop state,
         trace and session-scoped caches stay under ``session_id`` after exit and continue
         when a session with the same id is entered again, until idle this long. Default
@@ -64,6 +68,10 @@ class AgentCacheSession:
     Use ``async with`` in async code and plain ``with`` around sync entry points
     (``run_sync``, ``graph.invoke``, ``crew.kickoff()``).
     """
+
+    #: Whether entering opens (or adopts) an ``invoke_agent`` span. Integrations that
+    #: enter a conversation per tool call, inside the framework's tool span, turn it off.
+    _opens_span: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -77,6 +85,7 @@ class AgentCacheSession:
         max_cycle_length: int = 10,
         trace_limit: int = 10_000,
         idle_timeout: float | None = None,
+        store: Any = None,
     ) -> None:
         if session_id is not None and not isinstance(session_id, str):
             raise TypeError(f"session_id must be a str or None, got {type(session_id).__name__}")
@@ -89,6 +98,14 @@ class AgentCacheSession:
         self.name = name or "agent"
         self._trace_limit = check_positive_int("trace_limit", trace_limit)
         self.idle_timeout = check_ttl("idle_timeout", idle_timeout)
+        if store is not None:
+            if self.idle_timeout is None:
+                raise ConfigurationValueError(
+                    "store= shares a conversation between requests and replicas: give idle_timeout too"
+                )
+            if not (callable(getattr(store, "get", None)) and callable(getattr(store, "set", None))):
+                raise ConfigurationTypeError("store must be a backend with async get/set (e.g. RedisBackend)")
+        self.store = store
         self.stats = SessionStats()
         self.is_open = False  # between __aenter__ and __aexit__
         self._warned_depth = False
@@ -98,6 +115,7 @@ class AgentCacheSession:
         self._token: Any = None
         self._span: Any = None
         self._span_token: Any = None
+        self._span_owned = True  # False: the framework's invoke_agent span, annotated
 
     def _new_state(self) -> ConversationState:
         calls = CallLog(
@@ -113,7 +131,11 @@ class AgentCacheSession:
         """Point the attributes the tool wrappers read at ``state`` (no indirection per call)."""
         self._state = state
         self.calls = state.calls
-        self.record_call = state.calls.record  # bound once: tool wrappers call it per call
+        if self.store is None:
+            self.record_call = state.calls.record  # bound once: tool wrappers call it per call
+        else:  # shared with other replicas: recorded by argument digest
+            record = state.calls.record
+            self.record_call = lambda tool, key: record(tool, digest_of(key))
         self._caches = state.caches
         self._groups = state.groups
 
@@ -133,30 +155,55 @@ class AgentCacheSession:
         self._token = current_session.set(self)
         self.is_open = True
         tel.session_started()
-        tracer = tel.active_tracer()
+        tracer = tel.active_tracer() if self._opens_span else None
         if tracer is not None:
-            self._span, self._span_token = spans.open_span(
-                tracer,
-                f"{tn.SPAN_INVOKE_AGENT} {self.name}",
-                {
-                    tn.GEN_AI_OPERATION_NAME: tn.OP_INVOKE_AGENT,
-                    tn.GEN_AI_AGENT_NAME: self.name,
-                    tn.GEN_AI_CONVERSATION_ID: self.session_id,
-                },
-            )
+            attributes = {
+                tn.GEN_AI_OPERATION_NAME: tn.OP_INVOKE_AGENT,
+                tn.GEN_AI_AGENT_NAME: self.name,
+                tn.GEN_AI_CONVERSATION_ID: self.session_id,
+            }
+            adopted = spans.adoptable_span(tn.OP_INVOKE_AGENT, tn.GEN_AI_CONVERSATION_ID, self.session_id)
+            self._span_owned = adopted is None
+            if adopted is not None:  # inside the framework's own invoke_agent span: annotate it
+                spans.annotate(adopted, {**attributes, tn.ATTR_SESSION_TOOL_CALLS: 0})
+                self._span, self._span_token = adopted, None
+            else:
+                self._span, self._span_token = spans.open_span(
+                    tracer, f"{tn.SPAN_INVOKE_AGENT} {self.name}", attributes
+                )
         return self
 
     async def __aenter__(self) -> AgentCacheSession:
-        return self._enter()
+        self._enter()
+        if self._rebuild_from_store():
+            await load_shared(self.store, self.session_id, self.calls)
+            self._calls_at_entry = self.calls.count
+        return self
+
+    def _rebuild_from_store(self) -> bool:
+        """With a shared store and no other entry of this conversation open here, start the
+        call log afresh: the store has every call this replica saw, and the others' too."""
+        if self.store is None or self._state.active != 1:
+            return False
+        self._state.calls = self._new_state().calls
+        self._bind(self._state)
+        return True
 
     def __enter__(self) -> AgentCacheSession:
         """``with AgentCacheSession(...)`` for sync entry points (``run_sync``, ``invoke``,
         ``kickoff``): it works in threads, around sync and async tools alike."""
-        return self._enter()
+        self._enter()
+        if self._rebuild_from_store():
+            store, calls = self.store, self.calls
+            run_sync(lambda: load_shared(store, self.session_id, calls))
+            self._calls_at_entry = self.calls.count
+        return self
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
         caches = self._leave()
         try:
+            if self.store is not None and self.idle_timeout is not None:
+                await save_shared(self.store, self.session_id, self._state.calls, self.idle_timeout)
             for cache in caches:
                 if cache.backend is not None:
                     await cache._backend_clear()
@@ -167,6 +214,9 @@ class AgentCacheSession:
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
         caches = self._leave()
         try:
+            if self.store is not None and self.idle_timeout is not None:
+                store, calls, idle = self.store, self._state.calls, self.idle_timeout
+                run_sync(lambda: save_shared(store, self.session_id, calls, idle))
             tiered = [cache for cache in caches if cache.backend is not None]
             if tiered:
                 run_sync(lambda: _clear_tiers(tiered))
@@ -206,6 +256,7 @@ class AgentCacheSession:
                     tn.ATTR_SESSION_MISSES: self.stats.misses + self.stats.coalesced,
                 },
                 exc,
+                owned=self._span_owned,
             )
 
     # -- public -----------------------------------------------------------------------------------

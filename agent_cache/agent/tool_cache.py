@@ -269,8 +269,13 @@ class CachedTool(ToolBase):
         tracer = gate.active_tracer()
         if tracer is None:
             return await self._call(key, args, kwargs, session, None)
+        attributes = self.span_attributes(session, args, kwargs)
+        adopted = spans.adoptable_span(tn.OP_EXECUTE_TOOL, tn.GEN_AI_TOOL_NAME, self.tool_name)
+        if adopted is not None:  # the framework's own span of this call: one span per call
+            spans.annotate(adopted, attributes)
+            return await self._call(key, args, kwargs, session, adopted)
         # Not a @contextmanager: one generator layer less on every traced call.
-        span, token = spans.open_span(tracer, self.span_name, self.span_attributes(session, args, kwargs))
+        span, token = spans.open_span(tracer, self.span_name, attributes)
         error = None
         try:
             return await self._call(key, args, kwargs, session, span)

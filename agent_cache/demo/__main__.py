@@ -7,10 +7,11 @@ import asyncio
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from . import options, otel, report
 from .progress import Progress
-from .runner import RunConfig, run
+from .runner import RunConfig, run, shared_tier
 from .view import LiveView
 
 
@@ -44,9 +45,34 @@ async def _main(config: RunConfig, ns: argparse.Namespace) -> int:
     print("telemetry: " + (", ".join(telemetry.destinations) or "none") +
           (f" ({telemetry.note})" if telemetry.note else ""), file=out, flush=True)
 
+    if config.redis_url:
+        print(f"shared tier: Redis at {_where(config.redis_url)} (L2 behind every cached tool)", file=out, flush=True)
+    try:
+        shared = shared_tier(config.redis_url)
+    except ImportError as exc:
+        print(f"{options.PROG}: error: --redis needs the redis extra: pip install 'agent_cache[redis]' ({exc})",
+              file=sys.stderr)
+        return 2
+    try:
+        return await _run_and_hold(config, ns, telemetry, shared, stop, abort)
+    finally:
+        if shared is not None:
+            await shared.close()
+
+
+async def _run_and_hold(
+    config: RunConfig,
+    ns: argparse.Namespace,
+    telemetry: otel.Telemetry,
+    shared: Any,
+    stop: asyncio.Event,
+    abort: asyncio.Event,
+) -> int:
+    out = sys.stdout
     progress = Progress()
     async with LiveView(out).live(progress):
-        result = await run(config, progress, collector=telemetry.collector, stop=stop, abort=abort)
+        result = await run(config, progress, collector=telemetry.collector, stop=stop, abort=abort,
+                           backend=shared)
     print(file=out)
     print("\n".join(report.summary(result)), file=out)
     print(file=out)
@@ -64,6 +90,16 @@ async def _main(config: RunConfig, ns: argparse.Namespace) -> int:
             pass
         telemetry.flush()
     return 0
+
+
+def _where(url: str) -> str:
+    """Host, port and database of a Redis URL, never its credentials."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return parts.path
+    return f"{parts.hostname}:{parts.port or 6379}{parts.path}"
 
 
 def _on_signals(stop: asyncio.Event, abort: asyncio.Event) -> None:

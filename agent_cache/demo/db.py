@@ -174,6 +174,17 @@ class Database:
         return await self._one_row("fetch_product", "SELECT id, name, price FROM products WHERE id = ?",
                                    (product_id,), ("id", "name", "price"))
 
+    async def fetch_products(self, product_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Many products in one ``SELECT ... IN`` (a batch loader's query), keyed by id."""
+        ids = list(dict.fromkeys(product_ids))
+
+        def run(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+            marks = ",".join("?" * len(ids))
+            rows = conn.execute(f"SELECT id, name, price FROM products WHERE id IN ({marks})", ids).fetchall()
+            return {pid: {"id": pid, "name": name, "price": price} for pid, name, price in rows}
+
+        return await self._query("fetch_products", COST_READ, run)
+
     async def add_to_cart(self, user_id: str, product_id: str) -> None:
         await self._write("add_to_cart", (
             "INSERT INTO cart_items VALUES (?, ?, 1) "

@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"simulated database round trip in ms (default {DEFAULTS.latency_ms:g}; searches cost 4x)")
     add("--think-ms", type=non_negative, metavar="MS",
         help=f"mean agent thinking time between tool calls in ms (default {DEFAULTS.think_ms:g})")
+    add("--redis", dest="redis_url", metavar="URL",
+        help="put the cached tools on a shared Redis tier (L2), e.g. redis://127.0.0.1:6379/0; "
+        "replicas of the demo given the same URL share entries and invalidations")
     add("--prometheus-port", type=port, metavar="PORT", help="serve Prometheus metrics on this port (0: any free port)")
     add("--prometheus-host", default="127.0.0.1", metavar="HOST",
         help="address the Prometheus endpoint binds (default 127.0.0.1; 0.0.0.0 in a container)")
@@ -81,6 +84,9 @@ def parse(argv: Sequence[str] | None) -> tuple[RunConfig, argparse.Namespace]:
     parser = build_parser()
     ns = parser.parse_args(argv)
     preset = SHORT if ns.short else DEFAULTS
-    fields = ("sessions", "concurrency", "duration_s", "loop_rate", "seed", "scope", "latency_ms", "think_ms")
+    fields = ("sessions", "concurrency", "duration_s", "loop_rate", "seed", "scope", "latency_ms", "think_ms",
+              "redis_url")
     values = {f: getattr(ns, f) if getattr(ns, f) is not None else getattr(preset, f) for f in fields}
+    if ns.redis_url is not None and not ns.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        parser.error(f"argument --redis: must be a redis:// rediss:// or unix:// URL, got {ns.redis_url!r}")
     return RunConfig(**values), ns

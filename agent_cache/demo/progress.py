@@ -91,7 +91,7 @@ def snapshot(progress: Progress) -> Snapshot:
         total=progress.total,
         elapsed_s=time.monotonic() - progress.started_at,
         limit_s=limit,
-        requests=hits + misses + coalesced,
+        requests=hits + misses,  # misses include the waiters (coalesced)
         hits=hits,
         misses=misses,
         coalesced=coalesced,

@@ -57,7 +57,7 @@ def summary(result: RunResult) -> list[str]:
         _line("requests", f"{requests} (reads that reached the cache)"),
         _line("hits", str(hits)),
         _line("misses", str(misses)),
-        _line("coalesced", f"{coalesced} (waited on another caller's load)"),
+        _line("coalesced", f"{coalesced} (of the misses: waited on another caller's load)"),
         _line("hit ratio", f"{100.0 * hits / requests if requests else 0.0:.1f} %"),
         _line("loads avoided", f"{hits + coalesced} (hits + coalesced)"),
         _line("invalidations", str(lib.get("invalidations", 0))),
@@ -67,8 +67,15 @@ def summary(result: RunResult) -> list[str]:
         _line("db time", f"{cached.db_busy_s:.1f} s with agent_cache, {base.db_busy_s:.1f} s without"
               " (summed round trips)"),
     ]
-    if hits + misses + coalesced != requests:
-        lines.append(f"WARNING: the library counted {hits + misses + coalesced} lookups, "
+    tier = lib.get("shared_tier")
+    if tier is not None:
+        lines.append(_line("shared tier", (
+            f"L2 hits {tier.get('hits', 0)}, L2 misses {tier.get('misses', 0)}, "
+            f"locks acquired {tier.get('locks_acquired', 0)} / contended {tier.get('locks_contended', 0)}, "
+            f"backplane sent {tier.get('published', 0)} / received {tier.get('backplane_received', 0)}, "
+            f"failures {tier.get('errors', 0) + tier.get('short_circuits', 0)}, breaker {tier.get('breaker_state')}")))
+    if hits + misses != requests:  # a miss is any lookup without a value, waiters included
+        lines.append(f"WARNING: the library counted {hits + misses} lookups, "
                      f"the agents made {requests} cached reads")
     if lib.get("loop_detections", sum(loops.values())) != sum(loops.values()):
         lines.append(f"WARNING: the library counted {lib.get('loop_detections')} loop detections")

@@ -43,6 +43,7 @@ class RunConfig:
     scope: str = "seed"
     latency_ms: float = 5.0
     think_ms: float = 40.0
+    redis_url: str | None = None  # put the cached tools on this shared Redis tier (L2)
 
 
 @dataclass
@@ -119,11 +120,16 @@ async def run(
     collector: TraceCollector | None,
     stop: asyncio.Event,
     abort: asyncio.Event | None = None,
+    backend: Any = None,
 ) -> RunResult:
     """Play the workload with the cache, then without; return both phases' figures.
 
     ``stop`` ends phase 1 early (no new sessions); the baseline still replays the sessions
     that started, since it is quick. ``abort`` ends the baseline early too.
+
+    ``backend`` is the shared tier for ``config.redis_url``, when the caller wants it to
+    outlive the run (the demo keeps it, and its metrics, while telemetry is scraped);
+    otherwise the run opens its own and closes it.
     """
     abort = abort if abort is not None else asyncio.Event()
     from agent_cache import AgentCacheSession, AgentLoopDetectedError, get_metrics, reset_global_state
@@ -142,7 +148,9 @@ async def run(
         # -- phase 1: with agent_cache ----------------------------------------------------------
         db = await Database.create(Path(tmp), catalog, latency_ms=config.latency_ms,
                                    seed=config.seed, name="with-cache")
-        tools = build_tools(db, cached=True, scope=config.scope, loop_error=AgentLoopDetectedError)
+        shared = backend if backend is not None else shared_tier(config.redis_url)
+        tools = build_tools(db, cached=True, scope=config.scope, loop_error=AgentLoopDetectedError,
+                            backend=shared)
 
         async def cached_session(plan: Plan) -> Outcome:
             think_rng = random.Random(f"{config.seed}/{plan.index}/think")
@@ -166,6 +174,11 @@ async def run(
         cached = await _phase(PHASE_CACHED, config, catalog, config.sessions, cached_session, db,
                               tools.stats, deadline, stop, progress)
         library = dict(get_metrics())
+        tools.close()
+        if shared is not None:
+            library["shared_tier"] = dict(shared.get_metrics())
+            if backend is None:
+                await shared.close()
 
         # -- phase 2: the same sessions, no cache, no loop detection ----------------------------
         db = await Database.create(Path(tmp), catalog, latency_ms=config.latency_ms,
@@ -185,6 +198,19 @@ async def run(
     if collector is not None:
         collector.reset()
     return RunResult(config, config.sessions, cached, baseline, library, showcase, stop.is_set())
+
+
+def shared_tier(url: str | None) -> Any:
+    """A :class:`~agent_cache.backends.redis.RedisBackend` for ``--redis`` (None without it).
+
+    Every replica of the demo uses the same namespace, so replicas share entries and each
+    other's invalidations, as an application's replicas would.
+    """
+    if url is None:
+        return None
+    from agent_cache.backends.redis import RedisBackend
+
+    return RedisBackend(url, namespace="agent-cache-demo")
 
 
 async def _phase(

@@ -6,7 +6,11 @@ in :class:`~agent_cache.AgentCacheInvalidator`, exactly as an application would;
 ``cached=False`` the same bodies run bare, which is the baseline the demo measures against.
 
 ``checkout`` calls the ``get_cart`` tool from inside its body, so a session's span tree
-shows a tool span nested under another tool span.
+shows a tool span nested under another tool span. It then prices the whole cart the way a
+real agent backend would: product details for every line through one
+:class:`~agent_cache.AsyncCache` with a ``batch_loader`` (one ``SELECT ... IN`` for all the
+lines that missed, however many checkouts ask at once). Uncached, the same step is one
+``fetch_products`` query per checkout.
 
 Every call also passes through a tiny counting shim (outside the cache decorators) so the
 demo can check the library's own figures: each read that reaches the cache is one request.
@@ -14,6 +18,7 @@ demo can check the library's own figures: each read that reaches the cache is on
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -25,6 +30,9 @@ from .db import Database
 ToolFn = Callable[..., Awaitable[Any]]
 
 SCOPES = ("seed", "global", "session")
+DETAILS_CACHE = "product_details"
+DETAILS_TTL_S = 5.0  # prices change: checkout trusts a product's details for a few seconds
+DETAILS_BATCH_WINDOW_MS = 2.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,17 @@ class Tools:
 
     def __init__(self, stats: ToolStats) -> None:
         self.stats = stats
+        self._owned: dict[str, Any] = {}  # caches these tools own (not the agent layer's)
+
+    def close(self) -> None:
+        """Let go of the caches these tools own, now.
+
+        The tools' closures form reference cycles; a cache left inside them would be
+        finalized by the garbage collector at an arbitrary moment, and the telemetry
+        runtime's finalizer takes a lock that may be held right then (a metrics collection
+        in progress). Dropping the last reference here frees the cache at a known point.
+        """
+        self._owned.clear()
 
     def __getitem__(self, name: str) -> ToolFn:
         if name not in SPEC_BY_NAME:
@@ -116,14 +135,27 @@ def build_tools(
     cached: bool,
     scope: str = "seed",
     loop_error: type[BaseException] | None = None,
+    backend: Any = None,
 ) -> Tools:
     """The eleven seed tools over ``db``; decorated with agent_cache when ``cached``.
 
     ``loop_error`` is the exception loop detection raises, so the counting shim can tell a
-    refused call from one that ran.
+    refused call from one that ran. ``backend`` (a shared tier such as ``RedisBackend``) goes
+    behind every cached read tool.
     """
     tools = Tools(ToolStats())
     order_numbers = itertools.count(1)
+    owned = tools._owned
+    if cached:
+        owned[DETAILS_CACHE] = _details_cache()
+
+    async def price_lines(items: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+        ids = [item["product_id"] for item in items]
+        details = owned.get(DETAILS_CACHE)
+        if details is None:
+            rows = await db.fetch_products(ids)
+            return [rows.get(pid) for pid in ids]
+        return list(await asyncio.gather(*(details.get(pid, batch_loader=db.fetch_products) for pid in ids)))
 
     async def get_cart(user_id: str) -> dict[str, Any]:
         return await db.fetch_cart(user_id)
@@ -139,9 +171,10 @@ def build_tools(
         cart = await tools.get_cart(user_id)  # a tool inside a tool: a nested span
         if not cart["items"]:
             return {"user_id": user_id, "status": "empty"}
+        lines = await price_lines(cart["items"])  # product details for the receipt, one batch
         order_id = f"ORD-{user_id}-{next(order_numbers)}"
         await db.place_order(order_id, user_id, cart["total"])
-        return {"order_id": order_id, "total": cart["total"], "status": "placed"}
+        return {"order_id": order_id, "total": cart["total"], "lines": len(lines), "status": "placed"}
 
     async def get_ticket(ticket_id: str) -> dict[str, Any] | None:
         return await db.fetch_ticket(ticket_id)
@@ -172,17 +205,24 @@ def build_tools(
     for spec in SPECS:
         fn = bodies[spec.name]
         if cached:
-            fn = _decorate(fn, spec, effective_scope(spec, scope))
+            fn = _decorate(fn, spec, effective_scope(spec, scope), backend)
         setattr(tools, spec.name, _counted(fn, spec.name, tools.stats, loop_error))
     return tools
 
 
-def _decorate(fn: ToolFn, spec: ToolSpec, scope: str) -> ToolFn:
+def _details_cache() -> Any:
+    from agent_cache import AsyncCache
+
+    return AsyncCache(maxsize=4096, default_ttl=DETAILS_TTL_S, batch_window_ms=DETAILS_BATCH_WINDOW_MS,
+                      name=DETAILS_CACHE)
+
+
+def _decorate(fn: ToolFn, spec: ToolSpec, scope: str, backend: Any = None) -> ToolFn:
     from agent_cache import AgentCache, AgentCacheInvalidator, call_key
 
     # name= gives spans and loop messages the bare tool name ("execute_tool get_cart").
     if not spec.mutation:
-        return AgentCache(resource=spec.resource, scope=scope, ttl=spec.ttl, name=spec.name)(fn)
+        return AgentCache(resource=spec.resource, scope=scope, ttl=spec.ttl, name=spec.name, backend=backend)(fn)
     if spec.per_key:
         # Drop only the entry this mutation touches: reads are keyed by their first argument.
         return AgentCacheInvalidator(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -145,8 +145,18 @@ def make_current(span: Any) -> Any:
         return None
 
 
-def close_span(span: Any, token: Any, attributes: dict[str, Any] | None, exc: BaseException | None) -> None:
-    """Set closing ``attributes``, mark ``exc`` if any, restore the context and end the span."""
+def close_span(
+    span: Any, token: Any, attributes: dict[str, Any] | None, exc: BaseException | None, *, owned: bool = True
+) -> None:
+    """Set closing ``attributes``, mark ``exc`` if any, restore the context and end the span.
+
+    ``owned=False`` for a span :func:`adoptable_span` handed over: its attributes are set,
+    but its owner (the framework) marks its errors and ends it.
+    """
+    if not owned:
+        if attributes:
+            annotate(span, attributes)
+        return
     try:
         if attributes:
             span.set_attributes(attributes)
@@ -164,3 +174,98 @@ def close_span(span: Any, token: Any, attributes: dict[str, Any] | None, exc: Ba
             span.end()
         except Exception:
             logger.warning("agent_cache: could not end span %r", getattr(span, "name", span), exc_info=True)
+
+
+# -- one span per operation: annotating the framework's own span -------------------------------
+
+#: The ``openinference.span.kind`` OpenInference bridges put where GenAI conventions put
+#: ``gen_ai.operation.name`` (their spans carry no operation name).
+_OPENINFERENCE_KINDS = {n.OP_EXECUTE_TOOL: "TOOL", n.OP_INVOKE_AGENT: "AGENT"}
+_OPENINFERENCE_KIND = "openinference.span.kind"
+_OURS = "agent_cache."
+
+
+def adoptable_span(operation: str, identity_key: str, identity: str) -> Any:
+    """The current span, when a framework's own instrumentation opened it for this very
+    ``operation`` (``execute_tool`` / ``invoke_agent``), so agent_cache annotates it instead
+    of opening a second span of the same operation under it; else ``None``.
+
+    pydantic-ai's ``instrument``, the MCP SDK's and fastmcp's ``tools/call`` server spans,
+    traceloop's and the OpenInference bridges already open one span per tool call (and per
+    agent run) and make it current in the tool body; a second ``execute_tool`` under it
+    doubles every tool in trace views and span-derived metrics.
+
+    A span qualifies when it is recording, was *not* started by agent_cache (a tool called
+    inside another tool keeps its own child span), says it is this operation
+    (``gen_ai.operation.name``, or OpenInference's ``openinference.span.kind``), names the
+    same ``identity`` under ``identity_key`` if it names one (the tool name; the
+    conversation id for a session — a framework span of *another* tool or conversation is
+    not this call's), and carries no ``agent_cache.*`` attribute yet (adopted once).
+
+    An integration that holds the framework's span of this call without the framework
+    having made it current (OpenInference's LangChain tracer buffers its attributes until
+    the span ends, so they cannot be read) makes it current with :func:`vouched_span`.
+
+    Why probing, and only here: the OpenTelemetry API offers no way to read a span's
+    attributes or its tracer; the SDK's spans (``ReadableSpan``) expose ``attributes`` and
+    ``instrumentation_scope``, other implementations may not. Anything unexpected answers
+    ``None`` (agent_cache then opens its own span, as before).
+    """
+    try:
+        span = otel_trace.get_current_span()
+        if not span.is_recording():
+            return None
+        vouched = otel_context.get_value(_VOUCHED)
+        if isinstance(vouched, list) and vouched and vouched[0] is span:
+            if vouched[1:] != [operation, identity]:
+                return None
+            vouched.clear()  # this call adopts it; a call nested inside opens its own
+            return span
+        scope = getattr(span, "instrumentation_scope", None)
+        if scope is not None and getattr(scope, "name", None) == n.INSTRUMENTATION_NAME:
+            return None
+        attributes = getattr(span, "attributes", None)
+        if not isinstance(attributes, Mapping):
+            return None
+        if attributes.get(n.GEN_AI_OPERATION_NAME) != operation and (
+            attributes.get(_OPENINFERENCE_KIND) != _OPENINFERENCE_KINDS.get(operation)
+        ):
+            return None
+        named = attributes.get(identity_key)
+        if named is not None and named != identity:
+            return None
+        if any(key.startswith(_OURS) for key in attributes):
+            return None
+        return span
+    except Exception:
+        logger.debug("agent_cache: could not inspect the current span", exc_info=True)
+        return None
+
+
+_VOUCHED = otel_context.create_key("agent_cache.vouched_span")
+
+
+@contextmanager
+def vouched_span(span: Any, operation: str, identity: str) -> Iterator[None]:
+    """Make a framework's ``span`` current, vouching that it is its span of this very
+    ``operation`` for ``identity`` (the tool name): the first agent_cache call of that tool
+    under it annotates it (see :func:`adoptable_span`)."""
+    context = otel_trace.set_span_in_context(span)
+    context = otel_context.set_value(_VOUCHED, [span, operation, identity], context)
+    token = otel_context.attach(context)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+def annotate(span: Any, attributes: dict[str, Any]) -> None:
+    """Add agent_cache's ``attributes`` to a framework's span: ``agent_cache.*`` keys always,
+    other keys (``gen_ai.*``) only where the framework did not set its own value."""
+    try:
+        existing = getattr(span, "attributes", None)
+        if not isinstance(existing, Mapping):
+            existing = {}
+        span.set_attributes({k: v for k, v in attributes.items() if k.startswith(_OURS) or k not in existing})
+    except Exception:
+        logger.debug("agent_cache: could not annotate span", exc_info=True)

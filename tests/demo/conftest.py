@@ -7,6 +7,8 @@ test modules then see the library's no-SDK path, as users without an SDK do.
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 import agent_cache
@@ -21,3 +23,6 @@ def _clean_global_state():
     agent_cache.reset_global_state()
     uninstall_providers(shutdown=True)
     demo_otel._attached_to = None
+    # The demo's tool caches (the checkout's product-details AsyncCache among them) sit in
+    # reference cycles; collect them, so their weakly tracked counters leave with the test.
+    gc.collect()

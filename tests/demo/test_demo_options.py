@@ -22,6 +22,7 @@ from agent_cache.demo.options import DEFAULTS, SHORT, parse
         (["--prometheus-port", "70000"], "--prometheus-port: must be a TCP port"),
         (["--seed", "x"], "--seed: invalid int value"),
         (["--no-such-option"], "unrecognized arguments"),
+        (["--redis", "localhost:6379"], "--redis: must be a redis:// rediss:// or unix:// URL"),
     ],
 )
 def test_bad_option_exits_2_with_message(capsys, args, needle):

@@ -30,15 +30,32 @@ def test_block_shows_the_table_and_loops_by_kind():
     assert "no loop detection" in baseline and "75.0 %" not in baseline
 
 
-def test_terminal_redraws_in_place_and_starts_a_new_block_per_phase():
+def test_terminal_draws_a_rich_block_per_phase_and_keeps_each_phases_last_figures():
     out = io.StringIO()
     view = LiveView(out, tty=True)
     view.draw(snap(done=1))
     view.draw(snap(done=2))
+    view.draw(snap(done=5), final=True)
     view.draw(snap(PHASE_BASELINE, done=1))
+    view.close()
     text = out.getvalue()
-    assert text.count("\x1b[4F") == 1  # the second draw moved up over the first block only
-    assert text.count("\x1b[2K") == 12
+    assert "\x1b[" in text  # drawn in place with terminal control codes
+    assert "\u2501" in text  # rich's progress bar
+    for figure in ("hit ratio", "75.0 %", "repeat 2", "cycle 1", "5/10 sessions"):
+        assert figure in text
+    # the cached phase's final block is left on screen and the baseline draws below it
+    assert text.rindex("with agent_cache") < text.rindex("without cache")
+    assert "no loop detection" in text.split("without cache")[-1]
+
+
+def test_without_rich_a_terminal_gets_plain_lines(monkeypatch):
+    from agent_cache.demo import view as view_module
+
+    monkeypatch.setattr(view_module, "_rich_available", lambda: False)
+    out = io.StringIO()
+    view = LiveView(out, tty=True, interval_s=3600)
+    view.draw(snap(done=1))
+    assert out.getvalue() == render_line(snap(done=1)) + "\n"
 
 
 def test_not_a_terminal_prints_plain_lines_at_most_every_interval():

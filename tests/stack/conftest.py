@@ -8,14 +8,49 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
+import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from live_prometheus import PrometheusServer, Workload, demo_workload, fixture_workload, running_stacks
-from stack_support import require_tool
+from live_prometheus import (
+    PrometheusServer,
+    Workload,
+    demo_workload,
+    fixture_workload,
+    running_stacks,
+)
+from stack_support import free_port, require_tool
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server on a free loopback port, for the demo's shared tier."""
+    binary = require_tool("redis-server")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 10
+    while True:  # another process: poll until it accepts connections
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("redis-server did not start") from None
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -29,9 +64,11 @@ def live_report() -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
-def live_stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[Workload, PrometheusServer]]]:
-    """name -> (workload, prometheus): the ``faulty`` and ``healthy`` fixture workloads, and
-    the demo with and without misbehaving agents."""
+def live_stacks(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> Iterator[dict[str, tuple[Workload, PrometheusServer]]]:
+    """name -> (workload, prometheus): the ``faulty`` and ``healthy`` fixture workloads, the
+    demo with and without misbehaving agents, and the demo on a shared Redis tier."""
     require_tool("prometheus")
     root = tmp_path_factory.mktemp("live")
     runs: dict[str, Callable[[], Workload]] = {
@@ -39,6 +76,7 @@ def live_stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         "healthy": partial(fixture_workload, "healthy", root),
         "demo": partial(demo_workload, "demo", root),
         "demo-no-loops": partial(demo_workload, "demo-no-loops", root, "--loop-rate", "0"),
+        "demo-redis": partial(demo_workload, "demo-redis", root, "--redis", redis_url),
     }
     with running_stacks(runs, root) as stacks:
         yield stacks

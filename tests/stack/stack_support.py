@@ -91,6 +91,14 @@ KNOWN_METRICS = {
     names.PROM_ENTRY_COUNT,
     names.PROM_SESSION_ACTIVE,
 } | {
+    # the shared tier's observable instruments (agent_cache/telemetry/tier.py)
+    prometheus_name(names.METRIC_TIER_REQUESTS[0]) + "_total",
+    prometheus_name(names.METRIC_TIER_FAILURES[0]) + "_total",
+    prometheus_name(names.METRIC_TIER_LOCKS[0]) + "_total",
+    prometheus_name(names.METRIC_BACKPLANE_MESSAGES[0]) + "_total",
+    prometheus_name(names.METRIC_BREAKER_OPENINGS[0]) + "_total",
+    prometheus_name(names.METRIC_BREAKER_STATE[0]),
+} | {
     f"{histogram}_{suffix}"
     for histogram in (names.PROM_LOAD_DURATION, names.PROM_BATCH_SIZE, names.PROM_TOOL_DURATION)
     for suffix in ("bucket", "sum", "count")
@@ -106,6 +114,10 @@ KNOWN_LABELS = {
         names.ATTR_LOOP_ACTION,
         names.GEN_AI_TOOL_NAME,
         names.ERROR_TYPE,
+        names.ATTR_TIER,
+        names.ATTR_TIER_FAILURE,
+        names.ATTR_LOCK_OUTCOME,
+        names.ATTR_BACKPLANE_DIRECTION,
     )
 } | {"le"}
 

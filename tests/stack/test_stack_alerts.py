@@ -20,7 +20,7 @@ from stack_support import (
 
 pytestmark = pytest.mark.stack
 
-EXPECTED = {"AgentCacheLoopDetected", "AgentCacheHitRatioCollapse", "AgentCacheLoaderErrors"}
+EXPECTED = {"AgentCacheLoopDetected", "AgentCacheHitRatioCollapse", "AgentCacheLoaderErrors", "AgentCacheBreakerOpen"}
 
 
 def test_the_same_alerts_exist_on_both_sides() -> None:
@@ -72,3 +72,16 @@ def test_every_dollar_in_provisioning_files_is_escaped(path) -> None:
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         code = line.split(" #", 1)[0] if not line.lstrip().startswith("#") else ""
         assert "$" not in code.replace("$$", ""), f"{path.name}:{number}: {line}"
+
+
+@pytest.mark.parametrize("path", [ALERTING_FILE, DATASOURCES_FILE], ids=lambda p: p.name)
+def test_documents_named_in_provisioning_files_exist(path) -> None:
+    """A comment that sends the reader to a file (and a README section) must not dangle."""
+    from stack_support import REPO
+
+    text = path.read_text(encoding="utf-8")
+    for name in re.findall(r"[\w./-]+\.md\b", text):
+        assert (REPO / name).is_file(), f"{path.name} refers to {name}, which does not exist"
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for section in re.findall(r'README\.md, section "([^"]+)"', text):
+        assert re.search(rf"^#+ {re.escape(section)}$", readme, flags=re.M), section

@@ -40,7 +40,7 @@ def test_compose_file_matches_the_compose_spec_schema() -> None:
 
 
 def test_stack_has_every_service(compose: dict) -> None:
-    assert {"demo", "otel-collector", "prometheus", "tempo", "grafana"} <= set(compose["services"])
+    assert {"demo", "demo-2", "redis", "otel-collector", "prometheus", "tempo", "grafana"} <= set(compose["services"])
 
 
 def test_depends_on_names_existing_services(compose: dict) -> None:
@@ -113,8 +113,35 @@ def test_grafana_is_anonymous_viewer(compose: dict) -> None:
     assert env["GF_AUTH_ANONYMOUS_ORG_ROLE"] == "Viewer"
 
 
-def test_demo_command_options_are_accepted_by_the_demo(compose: dict) -> None:
+@pytest.mark.parametrize("replica", ["demo", "demo-2"])
+def test_demo_command_options_are_accepted_by_the_demo(compose: dict, replica: str) -> None:
     from agent_cache.demo import options
 
-    config, _ = options.parse(compose["services"]["demo"]["command"][3:])  # exits 2 when rejected
+    config, _ = options.parse(compose["services"][replica]["command"][3:])  # exits 2 when rejected
     assert config.duration_s >= 60
+
+
+def test_two_demo_replicas_share_the_compose_redis_and_keep_their_series_apart(compose: dict) -> None:
+    services = compose["services"]
+    instances = set()
+    for replica in ("demo", "demo-2"):
+        service = services[replica]
+        command = service["command"]
+        assert command[:3] == ["python", "-m", "agent_cache.demo"]
+        url = urlparse(command[command.index("--redis") + 1])
+        assert url.hostname == "redis" and url.hostname in services
+        assert service["depends_on"]["redis"]["condition"] == "service_healthy"
+        attributes = dict(item.split("=", 1) for item in service["environment"]["OTEL_RESOURCE_ATTRIBUTES"].split(","))
+        instances.add(attributes["service.instance.id"])
+        assert service["environment"]["OTEL_SERVICE_NAME"] == "agent-cache-demo"
+    assert len(instances) == 2
+    assert "healthcheck" in services["redis"]
+
+
+def test_the_demo_image_installs_what_its_options_need(compose: dict) -> None:
+    """--redis needs the redis extra inside the image (the demo exits 2 without it)."""
+    install = next(line for line in (REPO / "Dockerfile").read_text().splitlines() if "pip install" in line)
+    extras = set(re.search(r"\.\[([\w,]+)\]", install).group(1).split(","))
+    assert "otlp" in extras
+    if any("--redis" in compose["services"][name]["command"] for name in ("demo", "demo-2")):
+        assert "redis" in extras

@@ -21,7 +21,11 @@ from stack_support import (
 
 pytestmark = pytest.mark.stack
 
-EXPECTED_UIDS = {"overview": "agent-cache-overview", "agent-sessions": "agent-cache-sessions"}
+EXPECTED_UIDS = {
+    "overview": "agent-cache-overview",
+    "agent-sessions": "agent-cache-sessions",
+    "shared-tier": "agent-cache-shared-tier",
+}
 DATASOURCE_UIDS = {source["uid"] for source in load_yaml(DATASOURCES_FILE)["datasources"]}
 
 
@@ -62,6 +66,9 @@ def test_overview_and_sessions_cover_what_the_issue_asks_for() -> None:
     sessions = " | ".join(titles["agent-sessions"])
     for topic in ("tool-call latency by result", "loop detections", "tempo"):
         assert topic in sessions, topic
+    shared = " | ".join(titles["shared-tier"])
+    for topic in ("l2 hit ratio", "lock outcomes", "backplane messages", "breaker state", "failures"):
+        assert topic in shared, topic
     panels = iter_panels(dashboards()["agent-sessions"]["panels"])
     tempo_panels = [p for p in panels if p["datasource"]["uid"] == "tempo"]
     assert any("invoke_agent" in t["query"] for p in tempo_panels for t in p["targets"])

@@ -25,7 +25,9 @@ from stack_support import alert_exprs, panel_queries, parse_label_values, variab
 pytestmark = pytest.mark.stack
 
 PROFILES = ("faulty", "healthy")
-QUERIES = panel_queries()
+# The fixture workload has no working shared tier (only one that is down, for the breaker
+# alert): the Shared tier dashboard is fed by the demo with --redis (test_stack_demo_live).
+QUERIES = [q for q in panel_queries() if q.dashboard != "shared-tier"]
 ALERTS = alert_exprs()
 
 

@@ -15,7 +15,8 @@ Profiles:
 
 * ``healthy`` — well-behaved agents: high hit ratio, no loader errors, no loops.
 * ``faulty``  — the same, plus agents that loop (repeat, cycle, max depth), a payment tool
-  whose loader fails a third of the time, and a lookup that never hits.
+  whose loader fails a third of the time, a lookup that never hits, and a tool on a shared
+  Redis tier that is down (nothing listens on its port), so the tier's breaker opens.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ import argparse
 import asyncio
 import itertools
 import random
+import socket
 import sys
+from typing import Any
 
 from agent_cache import (
     AgentCache,
@@ -157,7 +160,45 @@ async def faulty_round() -> None:
         await fx_quote(next(counter))
 
 
-PROFILES = {"healthy": healthy_round, "faulty": faulty_round}
+def _port_nobody_listens_on() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+_down_tier: dict[str, Any] = {}
+
+
+def shipping_quote():  # type: ignore[no-untyped-def]
+    """A tool whose shared tier is down: every replica would fall back to L1 and its loader."""
+    tool = _down_tier.get("tool")
+    if tool is None:
+        from agent_cache.backends.redis import RedisBackend
+
+        tier = RedisBackend(f"redis://127.0.0.1:{_port_nobody_listens_on()}/0", op_timeout=0.05,
+                            failure_threshold=2, reset_timeout=30.0)
+
+        @AgentCache(resource="shipping", scope="global", ttl=0.2, backend=tier)
+        async def quote(zone: str) -> float:
+            await backend()
+            return 4.2
+
+        _down_tier.update(tier=tier, tool=quote)
+        tool = quote
+    return tool
+
+
+async def down_tier_round() -> None:
+    for _ in range(3):
+        await shipping_quote()(f"zone-{rng.randrange(3)}")
+
+
+async def faulty_with_a_down_tier() -> None:
+    await faulty_round()
+    await down_tier_round()
+
+
+PROFILES = {"healthy": healthy_round, "faulty": faulty_with_a_down_tier}
 
 
 async def run(profile: str, rounds: int | None) -> None:
