@@ -203,3 +203,45 @@ def test_a_tuple_that_looks_like_a_frozen_dict_is_a_different_key():
     look_alike = make_key((("__dict__", (("a", 1),)),))
     assert as_dict != look_alike
     assert stable_key("ns", as_dict) != stable_key("ns", look_alike)
+
+
+def test_a_repr_never_names_a_shared_tier_key():
+    """An identity-compared object's repr embeds an address that another object (or another
+    process) reuses: such keys stay in memory, never reach a shared tier."""
+    import pytest as _pytest
+
+    from agent_cache.errors import UnkeyableArgumentError
+
+    class Token:
+        pass
+
+    with _pytest.raises(UnkeyableArgumentError):
+        keys.stable_key("ns", (Token(),))
+    import datetime
+    import enum
+    import uuid
+
+    class Color(enum.Enum):
+        RED = 1
+
+    stable = (Color.RED, datetime.date(2026, 1, 2), uuid.UUID(int=7), 1 + 2j)
+    assert keys.stable_key("ns", stable) == keys.stable_key("ns", stable)
+
+
+async def test_a_key_without_a_shared_form_is_served_from_memory_only():
+    from agent_cache import MemoryBackend
+
+    class Token:
+        pass
+
+    tier = MemoryBackend()
+    runs = []
+
+    @AgentCache(resource="tokens", backend=tier)
+    async def use(token):
+        runs.append(token)
+        return id(token)
+
+    token = Token()
+    assert await use(token) == await use(token) == id(token)
+    assert len(runs) == 1 and len(tier) == 0  # cached in L1, never written to the tier

@@ -35,7 +35,7 @@ from functools import partial
 from types import CoroutineType
 from typing import Any, ClassVar
 
-from ..errors import ConfigurationTypeError, LoadTimeoutError, ReentrantLoadError
+from ..errors import ConfigurationTypeError, LoadTimeoutError, ReentrantLoadError, UnkeyableArgumentError
 from ..telemetry import gate, spans
 from ..telemetry import names as tn
 from ..telemetry import runtime as tel
@@ -595,11 +595,12 @@ class AsyncCache:
         (the Redis tier) reads itself, runs ``load`` once across processes and stores the
         result, so what it returns is already in the backend.
         """
-        if self._tier_readable():
+        skey = self._tier_key(key) if self._tier_readable() else None
+        if skey is not None:
             load_through = self._tier.load_through
             if load_through is not None:
                 value, from_tier, remaining = await load_through(
-                    self._skey(key), lambda: self._run_loader(loader),
+                    skey, lambda: self._run_loader(loader),
                     self.default_ttl if ttl is None else ttl,
                 )
                 if from_tier:
@@ -758,7 +759,10 @@ class AsyncCache:
         removed = self._store.discard(key)
         if self.backend is None:
             return Completion(removed)
-        return Completion(removed, self._in_background(self._backend_call("delete", self._skey(key)), "delete"))
+        skey = self._tier_key(key)
+        if skey is None:
+            return Completion(removed)
+        return Completion(removed, self._in_background(self._backend_call("delete", skey), "delete"))
 
     def _in_background(self, coro: Any, what: str) -> asyncio.Future[Any] | None:
         try:
@@ -875,8 +879,13 @@ class AsyncCache:
 
     # -- backend tier ----------------------------------------------------------------------------
 
-    def _skey(self, key: Hashable) -> str:
-        return stable_key(self.namespace, key)
+    def _tier_key(self, key: Hashable) -> str | None:
+        """The tier's key for ``key``, or ``None`` when it has no process-independent form
+        (then the value lives in this process's memory only)."""
+        try:
+            return stable_key(self.namespace, key)
+        except UnkeyableArgumentError:
+            return None
 
     async def _backend_entry(self, key: Hashable) -> Any:
         """``(value, seconds left or None)`` from the tier, or ``MISSING``.
@@ -884,7 +893,9 @@ class AsyncCache:
         Uses the backend's optional ``get_entry``; a backend with only ``get`` answers
         ``None`` for the seconds left (its values get the full TTL in L1).
         """
-        skey = self._skey(key)
+        skey = self._tier_key(key)
+        if skey is None:
+            return MISSING
         if self._tier.get_entry is not None:
             return await self._backend_call("get_entry", skey, default=MISSING)
         value = await self._backend_call("get", skey, default=MISSING)
@@ -893,7 +904,9 @@ class AsyncCache:
     async def _backend_set(self, key: Hashable, value: Any, ttl: float | None) -> None:
         if ttl is None:
             ttl = self.default_ttl
-        await self._backend_call("set", self._skey(key), value, ttl)
+        skey = self._tier_key(key)
+        if skey is not None:
+            await self._backend_call("set", skey, value, ttl)
 
     async def _backend_clear(self) -> None:
         """Clear this cache's namespace in the tier; if that fails, stop reading the tier

@@ -27,7 +27,12 @@ Semantics (by value, like :func:`functools.lru_cache` with ``typed=False`` for n
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import decimal
+import enum
+import fractions
 import hashlib
+import uuid
 from collections.abc import Hashable
 from typing import Any
 
@@ -193,8 +198,22 @@ def _canonical(value: Any, out: list[str]) -> None:
             _canonical(v, sub)
             parts.append("".join(sub))
         out.append("{" + ",".join(sorted(parts)) + "}")
-    else:
+    elif isinstance(value, enum.Enum):
+        out.append(f"e{type(value).__module__}.{type(value).__qualname__}.{value.name}")
+    elif isinstance(value, _STABLE_REPR):
+        # Value types whose repr is their value, the same in every process.
         out.append(f"o{type(value).__module__}.{type(value).__qualname__}:{value!r}")
+    else:
+        # A repr may embed a memory address (reused across objects and processes) or
+        # summarise: two different arguments must never share a shared-tier key.
+        raise UnkeyableArgumentError(
+            f"{type(value).__qualname__} has no process-independent form; its calls stay in memory",
+            type_name=f"{type(value).__module__}.{type(value).__qualname__}",
+        )
+
+
+_STABLE_REPR = (complex, datetime.date, datetime.time, datetime.timedelta, decimal.Decimal, fractions.Fraction,
+                uuid.UUID)
 
 
 def namespace_path(*parts: str) -> str:
@@ -206,7 +225,11 @@ def namespace_path(*parts: str) -> str:
 
 
 def stable_key(namespace: str, key: Hashable) -> str:
-    """A process-independent string for ``key`` under ``namespace`` (for disk and Redis)."""
+    """A process-independent string for ``key`` under ``namespace`` (for disk and Redis).
+
+    Raises :class:`~agent_cache.errors.UnkeyableArgumentError` for a key holding an object
+    without a process-independent form (never a ``repr`` with an address in it): the cache
+    then keeps that key in memory only."""
     out: list[str] = []
     _canonical(freeze(key), out)
     digest = hashlib.blake2b("".join(out).encode("utf-8", "surrogatepass"), digest_size=16)

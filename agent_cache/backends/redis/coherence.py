@@ -22,6 +22,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from ...core.keys import stable_key
+from ...errors import UnkeyableArgumentError
 from .backplane import KIND_CLEAR, KIND_DELETE, KIND_RESET
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -132,7 +133,7 @@ def _drop_shared_keys(cache: AsyncCache, skeys: set[str]) -> int:
         return cache.fence_all()
     namespace = cache.namespace
     removed = 0
-    for key in {k for k in [*cache._data, *cache._flights] if stable_key(namespace, k) in skeys}:
+    for key in {k for k in [*cache._data, *cache._flights] if _shared_key(namespace, k) in skeys}:
         removed += cache.fence(key)
     return removed
 
@@ -148,3 +149,11 @@ def l1_summary(registry: L1Registry) -> dict[str, Any]:
 
 
 __all__ = ["L1Registry", "l1_summary"]
+
+
+def _shared_key(namespace: str, key: Any) -> str | None:
+    """The shared key of an L1 key, or ``None`` for a key kept in memory only."""
+    try:
+        return stable_key(namespace, key)
+    except UnkeyableArgumentError:
+        return None
