@@ -52,7 +52,7 @@ async def assert_l1_within_redis(cache: AsyncCache, backend: RedisBackend) -> No
     # The write happened before now, so Redis drops the entry before now + SHORT: an L1
     # copy given the configured 10 s would fail here.
     assert expires <= time.monotonic() + SHORT + TOLERANCE
-    pttl = await backend._link.current_client().pttl(await value_key(backend, cache._skey("k")))
+    pttl = await backend._link.current_client().pttl(await value_key(backend, cache._tier_key("k")))
     assert pttl > 0, "the Redis entry expired before the check: the machine is too slow"
     assert expires - time.monotonic() <= pttl / 1000 + TOLERANCE
 
@@ -78,7 +78,7 @@ async def test_l1_expiry_follows_pttl_without_loader(replicas) -> None:
 async def test_l1_expiry_follows_pttl_when_another_replica_loaded_it(replicas) -> None:
     a, b = replicas
     reader = AsyncCache(default_ttl=10, name="quotes", backend=b)
-    skey = reader._skey("k")
+    skey = reader._tier_key("k")
     token = await a.acquire_load_lock(skey)  # replica a is loading "k" right now
     assert token
     calls = []
