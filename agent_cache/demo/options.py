@@ -19,7 +19,7 @@ DEFAULTS = RunConfig()  # the full demo: under a minute
 # A short run lasts seconds: the web API's entries expire (and revalidate) within it.
 SHORT = RunConfig(sessions=80, concurrency=12, duration_s=10.0, latency_ms=1.0, think_ms=3.0,
                   upstream=UpstreamProfile(ttl=1.0, stale_while_revalidate=0.5, stale_if_error=600.0,
-                                           load_timeout=0.25))
+                                           load_timeout=0.5))
 
 
 def _number(kind: Callable[[str], float], low: float | None, high: float | None, what: str) -> Callable[[str], float]:

@@ -26,6 +26,10 @@ from live_prometheus import (
 )
 from stack_support import free_port, require_tool
 
+# The demo runs 8 s (live_prometheus.demo_workload); its web API is down from 2 s to 5 s.
+OUTAGE_RAISE = "2:3:raise"
+OUTAGE_HANG = "2:3:hang"
+
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -68,15 +72,16 @@ def live_stacks(
     tmp_path_factory: pytest.TempPathFactory, redis_url: str
 ) -> Iterator[dict[str, tuple[Workload, PrometheusServer]]]:
     """name -> (workload, prometheus): the ``faulty`` and ``healthy`` fixture workloads, the
-    demo with and without misbehaving agents, and the demo on a shared Redis tier."""
+    demo with misbehaving agents and a web API that refuses calls for a while, the demo with
+    neither, and the demo on a shared Redis tier whose web API hangs for a while."""
     require_tool("prometheus")
     root = tmp_path_factory.mktemp("live")
     runs: dict[str, Callable[[], Workload]] = {
         "faulty": partial(fixture_workload, "faulty", root),
         "healthy": partial(fixture_workload, "healthy", root),
-        "demo": partial(demo_workload, "demo", root),
+        "demo": partial(demo_workload, "demo", root, "--outage", OUTAGE_RAISE),
         "demo-no-loops": partial(demo_workload, "demo-no-loops", root, "--loop-rate", "0"),
-        "demo-redis": partial(demo_workload, "demo-redis", root, "--redis", redis_url),
+        "demo-redis": partial(demo_workload, "demo-redis", root, "--redis", redis_url, "--outage", OUTAGE_HANG),
     }
     with running_stacks(runs, root) as stacks:
         yield stacks
