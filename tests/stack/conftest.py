@@ -26,9 +26,17 @@ from live_prometheus import (
 )
 from stack_support import free_port, require_tool
 
-# The demo runs 8 s (live_prometheus.demo_workload); its web API is down from 2 s to 5 s.
-OUTAGE_RAISE = "2:3:raise"
-OUTAGE_HANG = "2:3:hang"
+
+def outage(mode: str) -> tuple[str, ...]:
+    """Demo options for a run whose web API is down while Prometheus scrapes it.
+
+    A counter series that appears between two scrapes shows its first value as a baseline,
+    not as an increase: errors that all happened before the first scrape would be invisible
+    to rate(). Prometheus starts after the demo serves metrics, a few seconds on a busy CI
+    machine, so the outage starts 6 s in, lasts 8 s, and the run lasts 16 s (enough
+    sessions to keep agents busy that long).
+    """
+    return ("--sessions", "8000", "--duration", "16", "--outage", f"6:8:{mode}")
 
 
 @pytest.fixture(scope="session")
@@ -79,9 +87,9 @@ def live_stacks(
     runs: dict[str, Callable[[], Workload]] = {
         "faulty": partial(fixture_workload, "faulty", root),
         "healthy": partial(fixture_workload, "healthy", root),
-        "demo": partial(demo_workload, "demo", root, "--outage", OUTAGE_RAISE),
+        "demo": partial(demo_workload, "demo", root, *outage("raise")),
         "demo-no-loops": partial(demo_workload, "demo-no-loops", root, "--loop-rate", "0"),
-        "demo-redis": partial(demo_workload, "demo-redis", root, "--redis", redis_url, "--outage", OUTAGE_HANG),
+        "demo-redis": partial(demo_workload, "demo-redis", root, "--redis", redis_url, *outage("hang")),
     }
     with running_stacks(runs, root) as stacks:
         yield stacks

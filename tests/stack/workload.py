@@ -112,7 +112,7 @@ PAIRS = ("EUR/USD", "EUR/GBP")
 CITIES = ("Oslo", "Lima")
 
 
-@AgentCache(resource="exchange_rates", scope="global", ttl=0.05, stale_while_revalidate=0.2,
+@AgentCache(resource="exchange_rates", scope="global", ttl=0.02, stale_while_revalidate=0.2,
             stale_if_error=3600, load_timeout=1.0)
 async def exchange_rate(pair: str) -> float:
     """An external API with a short TTL: stale answers ride out its outages."""
@@ -122,7 +122,7 @@ async def exchange_rate(pair: str) -> float:
     return 1.1
 
 
-@AgentCache(resource="weather", scope="global", ttl=0.05, stale_while_revalidate=0.2,
+@AgentCache(resource="weather", scope="global", ttl=0.02, stale_while_revalidate=0.2,
             stale_if_error=3600, load_timeout=0.1)
 async def weather(city: str) -> str:
     """An external API that hangs when it is down: callers stop waiting after load_timeout."""
@@ -164,21 +164,31 @@ async def healthy_round() -> None:
             await payment_status(f"P-{rng.randrange(3)}", False)
         except PaymentGatewayTimeout:
             pass
-    # upstream APIs, a little apart so some reads land in the revalidation window; every
-    # pair and city is read each round, so each has a value to answer stale in an outage
-    for pair, city in zip(PAIRS, CITIES, strict=True):
-        for _ in range(2):
+
+
+async def upstream_reads() -> None:
+    """Every pair and city read twice, past the TTL but inside the revalidation window, so
+    some reads are answered stale, and each has a value to answer stale in an outage."""
+    for attempt in range(2):
+        if attempt:
+            await asyncio.sleep(0.03)
+        for pair, city in zip(PAIRS, CITIES, strict=True):
             try:
                 await exchange_rate(pair)
                 await weather(city)
             except (UpstreamDown, LoadTimeoutError):
                 pass  # an agent gets a tool error and carries on
-            await asyncio.sleep(0.07)  # past the TTL, inside the revalidation window
+
+
+async def healthy_round_with_upstreams() -> None:
+    """A healthy round, with the upstream reads beside it (its pace, which the short TTLs
+    of the other tools are tuned to, stays the same)."""
+    await asyncio.gather(healthy_round(), upstream_reads())
 
 
 async def faulty_round() -> None:
     """Everything a healthy round does, plus loops, failing loaders and a useless cache."""
-    await healthy_round()
+    await healthy_round_with_upstreams()
     # repeat: the same search again and again
     async with AgentCacheSession(name="researcher", max_tool_repeats=3, on_loop="short_circuit"):
         for _ in range(5):
@@ -244,7 +254,7 @@ async def faulty_with_a_down_tier() -> None:
     upstream["down"] = True  # after the first round has cached every pair and city
 
 
-PROFILES = {"healthy": healthy_round, "faulty": faulty_with_a_down_tier}
+PROFILES = {"healthy": healthy_round_with_upstreams, "faulty": faulty_with_a_down_tier}
 
 
 async def run(profile: str, rounds: int | None) -> None:
