@@ -128,7 +128,8 @@ async def weather(city: str) -> str:
     """An external API that hangs when it is down: callers stop waiting after load_timeout."""
     await backend()
     if upstream["down"]:
-        await asyncio.sleep(HANG_S)
+        await asyncio.sleep(HANG_S)  # long past load_timeout: callers have stopped waiting
+        raise UpstreamDown("weather API timed out")
     return "sunny"
 
 
