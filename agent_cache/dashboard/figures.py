@@ -36,13 +36,16 @@ class Sampler:
         # The library's misses are every lookup without a value, waiters included: the page
         # splits them into the lookups that ran a load (misses) and those that waited.
         misses = max(0, int(m.get("misses", 0)) - coalesced)
+        stale = int(m.get("stale", 0))  # expired values answered: a lookup, neither hit nor miss
+        lookups = hits + misses + coalesced + stale
         point: dict[str, Any] = {
             "t": now,
             "hits": hits,
             "misses": misses,
             "coalesced": coalesced,
-            "requests": hits + misses + coalesced,
-            "hit_ratio": hits / (hits + misses + coalesced) if hits + misses + coalesced else 0.0,
+            "stale": stale,
+            "requests": lookups,
+            "hit_ratio": hits / lookups if lookups else 0.0,
             "loads_avoided": hits + coalesced,
             "invalidations": int(m.get("invalidations", 0)),
             "loop_detections": int(m.get("loop_detections", 0)),
@@ -53,7 +56,7 @@ class Sampler:
         }
         last = self._last
         dt = now - last["t"] if last is not None else 0.0
-        for name in ("hits", "misses", "coalesced"):
+        for name in ("hits", "misses", "coalesced", "stale"):
             point[f"{name}_per_s"] = max(0.0, (point[name] - last[name]) / dt) if last and dt > 0 else 0.0
         window = point["requests"] - last["requests"] if last else 0
         point["hit_ratio_now"] = (point["hits"] - last["hits"]) / window if last and window > 0 else None

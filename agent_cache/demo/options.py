@@ -11,11 +11,15 @@ from collections.abc import Callable, Sequence
 
 from .runner import RunConfig
 from .tools import SCOPES
+from .upstream import Outage, UpstreamProfile
 
 PROG = "agent-cache-demo"
 
 DEFAULTS = RunConfig()  # the full demo: under a minute
-SHORT = RunConfig(sessions=80, concurrency=12, duration_s=10.0, latency_ms=1.0, think_ms=3.0)
+# A short run lasts seconds: the web API's entries expire (and revalidate) within it.
+SHORT = RunConfig(sessions=80, concurrency=12, duration_s=10.0, latency_ms=1.0, think_ms=3.0,
+                  upstream=UpstreamProfile(ttl=1.0, stale_while_revalidate=0.5, stale_if_error=600.0,
+                                           load_timeout=0.5))
 
 
 def _number(kind: Callable[[str], float], low: float | None, high: float | None, what: str) -> Callable[[str], float]:
@@ -39,6 +43,16 @@ seconds = _number(float, 0.001, 3600.0, "a number of seconds in (0, 3600]")
 non_negative = _number(float, 0.0, 10_000.0, "a number >= 0")
 ratio = _number(float, 0.0, 1.0, "a number between 0 and 1")
 port = _number(int, 0, 65535, "a TCP port number 0-65535")
+
+
+def outage(text: str) -> Outage:
+    try:
+        return Outage.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+outage.__name__ = "START:SECONDS[:raise|hang]"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("--redis", dest="redis_url", metavar="URL",
         help="put the cached tools on a shared Redis tier (L2), e.g. redis://127.0.0.1:6379/0; "
         "replicas of the demo given the same URL share entries and invalidations")
+    add("--outage", type=outage, metavar="START:SECONDS[:raise|hang]",
+        help="take the research tools' web API down from START to START+SECONDS seconds into the "
+        "cached run: raise refuses calls, hang holds them past load_timeout (default raise); the "
+        "uncached replay meets the same outage")
     add("--prometheus-port", type=port, metavar="PORT", help="serve Prometheus metrics on this port (0: any free port)")
     add("--prometheus-host", default="127.0.0.1", metavar="HOST",
         help="address the Prometheus endpoint binds (default 127.0.0.1; 0.0.0.0 in a container)")
@@ -85,8 +103,8 @@ def parse(argv: Sequence[str] | None) -> tuple[RunConfig, argparse.Namespace]:
     ns = parser.parse_args(argv)
     preset = SHORT if ns.short else DEFAULTS
     fields = ("sessions", "concurrency", "duration_s", "loop_rate", "seed", "scope", "latency_ms", "think_ms",
-              "redis_url")
+              "redis_url", "outage")
     values = {f: getattr(ns, f) if getattr(ns, f) is not None else getattr(preset, f) for f in fields}
     if ns.redis_url is not None and not ns.redis_url.startswith(("redis://", "rediss://", "unix://")):
         parser.error(f"argument --redis: must be a redis:// rediss:// or unix:// URL, got {ns.redis_url!r}")
-    return RunConfig(**values), ns
+    return RunConfig(**values, upstream=preset.upstream), ns

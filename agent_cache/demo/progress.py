@@ -32,6 +32,7 @@ class Snapshot:
     hits: int = 0
     misses: int = 0
     coalesced: int = 0
+    stale: int = 0
     invalidations: int = 0
     db_queries: int = 0
     loops: Counter[str] = field(default_factory=Counter)
@@ -84,6 +85,7 @@ def snapshot(progress: Progress) -> Snapshot:
 
     m = get_metrics()
     hits, misses, coalesced = m.get("hits", 0), m.get("misses", 0), m.get("coalesced", 0)
+    stale = m.get("stale", 0)  # expired values answered: neither hits nor misses
     limit = None if progress.deadline is None else progress.deadline - progress.started_at
     return Snapshot(
         phase=progress.phase,
@@ -91,10 +93,11 @@ def snapshot(progress: Progress) -> Snapshot:
         total=progress.total,
         elapsed_s=time.monotonic() - progress.started_at,
         limit_s=limit,
-        requests=hits + misses,  # misses include the waiters (coalesced)
+        requests=hits + misses + stale,  # misses include the waiters (coalesced)
         hits=hits,
         misses=misses,
         coalesced=coalesced,
+        stale=stale,
         invalidations=m.get("invalidations", 0),
         db_queries=progress.db.queries if progress.db is not None else 0,
         loops=Counter(progress.loops) if progress.phase == PHASE_CACHED else Counter(),

@@ -39,6 +39,7 @@ def summary(result: RunResult) -> list[str]:
     cfg, cached, base = result.config, result.cached, result.baseline
     lib = result.library
     hits, misses, coalesced = lib.get("hits", 0), lib.get("misses", 0), lib.get("coalesced", 0)
+    stale = lib.get("stale", 0)  # expired values answered: neither a hit nor a miss
     requests = cached.stats.cache_requests
     misbehaving = cached.misbehaving
     loops = cached.loops
@@ -58,6 +59,8 @@ def summary(result: RunResult) -> list[str]:
         _line("hits", str(hits)),
         _line("misses", str(misses)),
         _line("coalesced", f"{coalesced} (of the misses: waited on another caller's load)"),
+        _line("stale", f"{stale} (expired values answered: while revalidating, or while the web API failed)"),
+        _line("load timeouts", f"{lib.get('load_timeouts', 0)} (callers that stopped waiting for a load)"),
         _line("hit ratio", f"{100.0 * hits / requests if requests else 0.0:.1f} %"),
         _line("loads avoided", f"{hits + coalesced} (hits + coalesced)"),
         _line("invalidations", str(lib.get("invalidations", 0))),
@@ -67,6 +70,11 @@ def summary(result: RunResult) -> list[str]:
         _line("db time", f"{cached.db_busy_s:.1f} s with agent_cache, {base.db_busy_s:.1f} s without"
               " (summed round trips)"),
     ]
+    if cfg.outage is not None:
+        o = cfg.outage
+        lines.append(_line("errors surfaced", (
+            f"{cached.upstream_errors} with agent_cache, {base.upstream_errors} without "
+            f"(web API down {o.start_s:g}-{o.end_s:g} s, {o.mode}; calls the agents saw fail)")))
     tier = lib.get("shared_tier")
     if tier is not None:
         lines.append(_line("shared tier", (
@@ -74,9 +82,14 @@ def summary(result: RunResult) -> list[str]:
             f"locks acquired {tier.get('locks_acquired', 0)} / contended {tier.get('locks_contended', 0)}, "
             f"backplane sent {tier.get('published', 0)} / received {tier.get('backplane_received', 0)}, "
             f"failures {tier.get('errors', 0) + tier.get('short_circuits', 0)}, breaker {tier.get('breaker_state')}")))
-    if hits + misses != requests:  # a miss is any lookup without a value, waiters included
-        lines.append(f"WARNING: the library counted {hits + misses} lookups, "
+    # each lookup has one result; a miss is any lookup without a value, waiters included
+    if hits + misses + stale != requests:
+        lines.append(f"WARNING: the library counted {hits + misses + stale} lookups, "
                      f"the agents made {requests} cached reads")
+    counted = hits + misses + stale + lib.get("short_circuits", 0) + lib.get("bypasses", 0)
+    if lib.get("requests", counted) != counted:
+        lines.append(f"WARNING: the library's requests ({lib.get('requests')}) are not the sum of its "
+                     f"results ({counted})")
     if lib.get("loop_detections", sum(loops.values())) != sum(loops.values()):
         lines.append(f"WARNING: the library counted {lib.get('loop_detections')} loop detections")
     if result.interrupted:

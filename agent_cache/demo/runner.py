@@ -29,6 +29,7 @@ from .progress import PHASE_BASELINE, PHASE_CACHED, Progress
 from .scenarios import Outcome, Plan, plan_session, play, sleep_think
 from .spans import TraceCollector
 from .tools import ToolStats, build_tools
+from .upstream import SESSION, Outage, Upstream, UpstreamProfile
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class RunConfig:
     latency_ms: float = 5.0
     think_ms: float = 40.0
     redis_url: str | None = None  # put the cached tools on this shared Redis tier (L2)
+    outage: Outage | None = None  # take the research tools' web API down for a while
+    upstream: UpstreamProfile = field(default_factory=UpstreamProfile)  # how the research tools cache that API
 
 
 @dataclass
@@ -59,6 +62,7 @@ class PhaseResult:
     db_busy_s: float
     elapsed_s: float
     stats: ToolStats
+    upstream_errors: int = 0  # tool calls that failed because the web API was down
 
     @property
     def tool_calls(self) -> int:
@@ -149,8 +153,9 @@ async def run(
         db = await Database.create(Path(tmp), catalog, latency_ms=config.latency_ms,
                                    seed=config.seed, name="with-cache")
         shared = backend if backend is not None else shared_tier(config.redis_url)
+        upstream = Upstream(config.outage, config.upstream.load_timeout)
         tools = build_tools(db, cached=True, scope=config.scope, loop_error=AgentLoopDetectedError,
-                            backend=shared)
+                            backend=shared, upstream=upstream, profile=config.upstream)
 
         async def cached_session(plan: Plan) -> Outcome:
             think_rng = random.Random(f"{config.seed}/{plan.index}/think")
@@ -170,6 +175,7 @@ async def run(
             return outcome
 
         deadline = time.monotonic() + config.duration_s
+        upstream.begin()  # the outage's clock starts with the cached run
         progress.begin(PHASE_CACHED, config.sessions, db, deadline)
         cached = await _phase(PHASE_CACHED, config, catalog, config.sessions, cached_session, db,
                               tools.stats, deadline, stop, progress)
@@ -183,7 +189,8 @@ async def run(
         # -- phase 2: the same sessions, no cache, no loop detection ----------------------------
         db = await Database.create(Path(tmp), catalog, latency_ms=config.latency_ms,
                                    seed=config.seed, name="without-cache")
-        plain = build_tools(db, cached=False)
+        upstream.replay()
+        plain = build_tools(db, cached=False, upstream=upstream)
 
         async def no_think() -> None:
             return None
@@ -242,8 +249,10 @@ async def _phase(
             plan = plan_session(catalog, config.seed, index, config.loop_rate)
             if plan.order is not None:
                 await db.add_order(plan.order)
+            SESSION.set(index)  # each worker is its own task: its calls know their session
             outcome = await play_one(plan)
             tally.sessions += 1
+            tally.upstream_errors += outcome.upstream_errors
             tally.misbehaving += plan.misbehaves
             if outcome.loop_kind:
                 tally.loops[outcome.loop_kind] += 1

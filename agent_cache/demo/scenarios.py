@@ -29,9 +29,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
+from ..errors import LoadTimeoutError
 from .catalog import Catalog, Order, zipf_distinct, zipf_pick
 from .db import PaymentDeclined
 from .tools import Tools
+from .upstream import UpstreamDown
 
 SCENARIOS = ("shopping", "support", "research", "inventory", "payment")
 _WEIGHTS = (0.30, 0.15, 0.25, 0.15, 0.15)
@@ -102,6 +104,7 @@ class Outcome:
     loop_kind: str | None = None
     loop_message: str = ""
     declined: int = 0
+    upstream_errors: int = 0  # calls that failed because the web API was down (no stale value)
     metrics: dict[str, Any] = field(default_factory=dict)  # the session's get_metrics()
     trace_id: int = 0
 
@@ -234,12 +237,19 @@ async def play(
 
 
 async def _call(tools: Tools, step: Step, think: Think, outcome: Outcome) -> int:
-    """Make one step's call (with its retries); return 1 if a payment stayed declined."""
+    """Make one step's call (with its retries); return 1 if a payment stayed declined.
+
+    A web API that is down (or a cached read that gave up after ``load_timeout`` with no
+    stale value to answer) is a tool error the agent sees and carries on from.
+    """
     fn = tools[step.tool]
     for attempt in range(step.retries + 1):
         outcome.tool_calls += 1
         try:
             await fn(*step.args)
+            return 0
+        except (UpstreamDown, LoadTimeoutError):
+            outcome.upstream_errors += 1
             return 0
         except PaymentDeclined:
             if attempt == step.retries:

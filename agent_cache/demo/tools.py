@@ -14,11 +14,16 @@ lines that missed, however many checkouts ask at once). Uncached, the same step 
 
 Every call also passes through a tiny counting shim (outside the cache decorators) so the
 demo can check the library's own figures: each read that reaches the cache is one request.
+
+``search_web`` and ``fetch_page`` call a remote web API (:mod:`.upstream`): cached, they get
+the resilience options an agent gives such an API (short TTL, ``stale_while_revalidate``,
+``stale_if_error``, ``load_timeout``), and ``--outage`` takes that API down for a while.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .db import Database
+from .upstream import Upstream, UpstreamDown, UpstreamProfile
 
 ToolFn = Callable[..., Awaitable[Any]]
 
@@ -37,7 +43,9 @@ DETAILS_BATCH_WINDOW_MS = 2.0
 
 @dataclass(frozen=True)
 class ToolSpec:
-    """How one tool is cached: its resource tag, the scope the seed gives it, TTL, kind."""
+    """How one tool is cached: its resource tag, the scope the seed gives it, TTL, kind,
+    and the resilience options (seconds; ``upstream`` tools take them from the run's
+    :class:`~agent_cache.demo.upstream.UpstreamProfile`)."""
 
     name: str
     resource: str
@@ -45,6 +53,19 @@ class ToolSpec:
     ttl: float | None = None
     mutation: bool = False
     per_key: bool = False  # mutations only: drop just the first argument's entry
+    upstream: bool = False  # calls the remote web API (see .upstream)
+    stale_while_revalidate: float = 0.0
+    stale_if_error: float = 0.0
+    load_timeout: float | None = None
+
+    def with_profile(self, profile: UpstreamProfile) -> ToolSpec:
+        """This spec with an upstream profile's TTL and resilience options applied."""
+        if not self.upstream:
+            return self
+        return dataclasses.replace(
+            self, ttl=profile.ttl, stale_while_revalidate=profile.stale_while_revalidate,
+            stale_if_error=profile.stale_if_error, load_timeout=profile.load_timeout,
+        )
 
 
 SPECS: tuple[ToolSpec, ...] = (
@@ -56,9 +77,9 @@ SPECS: tuple[ToolSpec, ...] = (
     # 2. support desk: session scope, so agents never share a ticket's cached state
     ToolSpec("get_ticket", "ticket", "session"),
     ToolSpec("update_ticket", "ticket", "session", mutation=True),
-    # 3. research
-    ToolSpec("search_web", "search", "global", ttl=600),
-    ToolSpec("fetch_page", "page", "global", ttl=600),
+    # 3. research: a remote web API (TTL and resilience options from the run's UpstreamProfile)
+    ToolSpec("search_web", "search", "global", upstream=True),
+    ToolSpec("fetch_page", "page", "global", upstream=True),
     # 4. inventory
     ToolSpec("check_stock", "stock", "global"),
     ToolSpec("update_stock", "stock", "global", mutation=True, per_key=True),
@@ -67,6 +88,7 @@ SPECS: tuple[ToolSpec, ...] = (
 )
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
 READ_TOOLS = frozenset(spec.name for spec in SPECS if not spec.mutation)
+UPSTREAM_TOOLS = frozenset(spec.name for spec in SPECS if spec.upstream)
 
 
 @dataclass
@@ -136,13 +158,17 @@ def build_tools(
     scope: str = "seed",
     loop_error: type[BaseException] | None = None,
     backend: Any = None,
+    upstream: Upstream | None = None,
+    profile: UpstreamProfile | None = None,
 ) -> Tools:
     """The eleven seed tools over ``db``; decorated with agent_cache when ``cached``.
 
     ``loop_error`` is the exception loop detection raises, so the counting shim can tell a
     refused call from one that ran. ``backend`` (a shared tier such as ``RedisBackend``) goes
-    behind every cached read tool.
+    behind every cached read tool. ``upstream`` is the web API of the research tools (with
+    its outage, if any); ``profile`` how they cache it (default :class:`UpstreamProfile`).
     """
+    profile = profile if profile is not None else UpstreamProfile()
     tools = Tools(ToolStats())
     order_numbers = itertools.count(1)
     owned = tools._owned
@@ -184,9 +210,13 @@ def build_tools(
         return {"id": ticket_id, "status": status}
 
     async def search_web(query: str) -> list[str]:
+        if upstream is not None:
+            await upstream.guard()
         return await db.search(query)
 
     async def fetch_page(url: str) -> str | None:
+        if upstream is not None:
+            await upstream.guard()
         return await db.fetch_page(url)
 
     async def check_stock(item_id: str) -> int | None:
@@ -205,8 +235,9 @@ def build_tools(
     for spec in SPECS:
         fn = bodies[spec.name]
         if cached:
-            fn = _decorate(fn, spec, effective_scope(spec, scope), backend)
-        setattr(tools, spec.name, _counted(fn, spec.name, tools.stats, loop_error))
+            fn = _decorate(fn, spec.with_profile(profile), effective_scope(spec, scope), backend)
+        gate = upstream if spec.upstream else None
+        setattr(tools, spec.name, _counted(fn, spec.name, tools.stats, loop_error, gate))
     return tools
 
 
@@ -222,7 +253,11 @@ def _decorate(fn: ToolFn, spec: ToolSpec, scope: str, backend: Any = None) -> To
 
     # name= gives spans and loop messages the bare tool name ("execute_tool get_cart").
     if not spec.mutation:
-        return AgentCache(resource=spec.resource, scope=scope, ttl=spec.ttl, name=spec.name, backend=backend)(fn)
+        return AgentCache(
+            resource=spec.resource, scope=scope, ttl=spec.ttl, name=spec.name, backend=backend,
+            stale_while_revalidate=spec.stale_while_revalidate, stale_if_error=spec.stale_if_error,
+            load_timeout=spec.load_timeout,
+        )(fn)
     if spec.per_key:
         # Drop only the entry this mutation touches: reads are keyed by their first argument.
         return AgentCacheInvalidator(
@@ -236,10 +271,16 @@ def _decorate(fn: ToolFn, spec: ToolSpec, scope: str, backend: Any = None) -> To
 
 
 def _counted(
-    fn: ToolFn, name: str, stats: ToolStats, loop_error: type[BaseException] | None
+    fn: ToolFn, name: str, stats: ToolStats, loop_error: type[BaseException] | None,
+    upstream: Upstream | None = None,
 ) -> ToolFn:
+    """Count the call; for an upstream tool, note whether it meets the outage (the cached
+    run records it; the uncached replay fails the same calls here, as the API would)."""
+
     async def call(*args: Any, **kwargs: Any) -> Any:
         stats.calls[name] += 1
+        if upstream is not None and upstream.meets_outage() and upstream.replaying:
+            raise UpstreamDown("web API down (the same outage as in the cached run)")
         try:
             return await fn(*args, **kwargs)
         except BaseException as exc:

@@ -23,6 +23,13 @@ from agent_cache.demo.options import DEFAULTS, SHORT, parse
         (["--seed", "x"], "--seed: invalid int value"),
         (["--no-such-option"], "unrecognized arguments"),
         (["--redis", "localhost:6379"], "--redis: must be a redis:// rediss:// or unix:// URL"),
+        (["--outage", "10"], "--outage: must be START:SECONDS[:raise|hang]"),
+        (["--outage", "10:5:explode"], "--outage: mode must be raise or hang"),
+        (["--outage", "x:5"], "--outage: START and SECONDS must be numbers"),
+        (["--outage=-1:5"], "--outage: START must be a number of seconds in [0, 3600]"),
+        (["--outage", "10:0"], "--outage: SECONDS must be a number of seconds in (0, 3600]"),
+        (["--outage", "10:nan:hang"], "--outage: SECONDS must be a number of seconds in (0, 3600]"),
+        (["--outage", "1:2:3:raise"], "--outage: must be START:SECONDS[:raise|hang]"),
     ],
 )
 def test_bad_option_exits_2_with_message(capsys, args, needle):
@@ -44,6 +51,17 @@ def test_short_preset_and_explicit_overrides():
     assert (config.sessions, config.scope, config.concurrency) == (9, "global", SHORT.concurrency)
     config, _ = parse([])
     assert config == DEFAULTS
+
+
+def test_outage_option():
+    from agent_cache.demo.upstream import Outage
+
+    config, _ = parse(["--short", "--outage", "2:3.5"])
+    assert config.outage == Outage(2.0, 3.5, "raise") and config.outage.end_s == 5.5
+    assert config.upstream == SHORT.upstream  # the preset's web-API profile is kept
+    config, _ = parse(["--outage", "60:45:hang"])
+    assert (config.outage, config.upstream) == (Outage(60.0, 45.0, "hang"), DEFAULTS.upstream)
+    assert parse([])[0].outage is None
 
 
 def test_busy_prometheus_port_is_a_clear_error(capsys):

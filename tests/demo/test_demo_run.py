@@ -99,3 +99,25 @@ def test_without_the_sdk_asking_for_an_exporter_is_an_error(capsys, monkeypatch)
     monkeypatch.setitem(sys.modules, "opentelemetry.sdk.trace", None)
     assert main(["--short", "--prometheus-port", "0"]) == 2
     assert "needs the OpenTelemetry SDK" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mode", ["raise", "hang"])
+def test_an_upstream_outage_is_ridden_out_on_stale_values(capsys, mode):
+    """--outage takes the research tools' web API down mid-run: their expired entries are
+    answered stale (stale_if_error; after load_timeout when the API hangs), fewer calls fail
+    than in the uncached replay of the same sessions, and the figures still add up."""
+    out = run_demo(capsys, "--sessions", "3000", "--duration", "4", "--outage", f"1:2:{mode}")
+    s = parse_summary(out)
+    check_consistent(s, loop_rate=0.2)
+    assert s.figures["stale"] > 0, out
+    with_cache, without = s.pair("errors surfaced")
+    assert without > 0 and with_cache < without, out
+    assert f"web API down 1-3 s, {mode}" in s.rest["errors surfaced"]
+    if mode == "hang":
+        assert s.figures["load timeouts"] > 0, out
+
+
+def test_without_an_outage_no_call_fails(short_run):
+    s = parse_summary(short_run)
+    assert "errors surfaced" not in s.figures  # the line is there only with --outage
+    assert s.figures["load timeouts"] == 0

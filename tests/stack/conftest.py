@@ -27,6 +27,18 @@ from live_prometheus import (
 from stack_support import free_port, require_tool
 
 
+def outage(mode: str) -> tuple[str, ...]:
+    """Demo options for a run whose web API is down while Prometheus scrapes it.
+
+    A counter series that appears between two scrapes shows its first value as a baseline,
+    not as an increase: errors that all happened before the first scrape would be invisible
+    to rate(). Prometheus starts after the demo serves metrics, a few seconds on a busy CI
+    machine, so the outage starts 6 s in, lasts 8 s, and the run lasts 16 s (enough
+    sessions to keep agents busy that long).
+    """
+    return ("--sessions", "8000", "--duration", "16", "--outage", f"6:8:{mode}")
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server on a free loopback port, for the demo's shared tier."""
@@ -68,15 +80,16 @@ def live_stacks(
     tmp_path_factory: pytest.TempPathFactory, redis_url: str
 ) -> Iterator[dict[str, tuple[Workload, PrometheusServer]]]:
     """name -> (workload, prometheus): the ``faulty`` and ``healthy`` fixture workloads, the
-    demo with and without misbehaving agents, and the demo on a shared Redis tier."""
+    demo with misbehaving agents and a web API that refuses calls for a while, the demo with
+    neither, and the demo on a shared Redis tier whose web API hangs for a while."""
     require_tool("prometheus")
     root = tmp_path_factory.mktemp("live")
     runs: dict[str, Callable[[], Workload]] = {
         "faulty": partial(fixture_workload, "faulty", root),
         "healthy": partial(fixture_workload, "healthy", root),
-        "demo": partial(demo_workload, "demo", root),
+        "demo": partial(demo_workload, "demo", root, *outage("raise")),
         "demo-no-loops": partial(demo_workload, "demo-no-loops", root, "--loop-rate", "0"),
-        "demo-redis": partial(demo_workload, "demo-redis", root, "--redis", redis_url),
+        "demo-redis": partial(demo_workload, "demo-redis", root, "--redis", redis_url, *outage("hang")),
     }
     with running_stacks(runs, root) as stacks:
         yield stacks

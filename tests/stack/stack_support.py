@@ -90,6 +90,7 @@ KNOWN_METRICS = {
     names.PROM_EVICTIONS,
     names.PROM_ENTRY_COUNT,
     names.PROM_SESSION_ACTIVE,
+    names.PROM_LOAD_TIMEOUTS,
 } | {
     # the shared tier's observable instruments (agent_cache/telemetry/tier.py)
     prometheus_name(names.METRIC_TIER_REQUESTS[0]) + "_total",

@@ -20,7 +20,13 @@ from stack_support import (
 
 pytestmark = pytest.mark.stack
 
-EXPECTED = {"AgentCacheLoopDetected", "AgentCacheHitRatioCollapse", "AgentCacheLoaderErrors", "AgentCacheBreakerOpen"}
+EXPECTED = {
+    "AgentCacheLoopDetected",
+    "AgentCacheHitRatioCollapse",
+    "AgentCacheLoaderErrors",
+    "AgentCacheBreakerOpen",
+    "AgentCacheServingStale",
+}
 
 
 def test_the_same_alerts_exist_on_both_sides() -> None:

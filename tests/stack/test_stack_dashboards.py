@@ -61,7 +61,8 @@ def test_overview_and_sessions_cover_what_the_issue_asks_for() -> None:
     titles = {name: [p["title"].lower() for p in iter_panels(b["panels"])] for name, b in dashboards().items()}
     overview = " | ".join(titles["overview"])
     for topic in ("lookups", "hit ratio", "coalesced", "p50 / p95 / p99", "invalidations",
-                  "evictions", "entries", "batch", "active sessions", "loop detections by kind and tool"):
+                  "evictions", "entries", "batch", "active sessions", "loop detections by kind and tool",
+                  "served stale", "load timeouts"):
         assert topic in overview, topic
     sessions = " | ".join(titles["agent-sessions"])
     for topic in ("tool-call latency by result", "loop detections", "tempo"):

@@ -4,19 +4,23 @@ is (there through the collector; the names are the same on both paths).
 
 Three demo runs side by side:
 
-* ``demo`` — the default (a share of agents misbehave on purpose): every panel of the
-  Overview and Agent sessions dashboards has data (the demo batches at checkout, and a ratio
-  with no errors is 0, not "No data"), and the loop alert fires;
-* ``demo-no-loops`` — ``--loop-rate 0``: the loop alert must not fire;
-* ``demo-redis`` — ``--redis URL`` against a real redis-server the fixture started: every
-  panel of every dashboard, the Shared tier one included, has data; the breaker alert stays
-  quiet on a healthy tier (tests/stack/test_stack_live.py makes it fire on a tier that is down).
+* ``demo`` — the default (a share of agents misbehave on purpose) with ``--outage 6:8:raise``
+  (the research tools' web API refuses calls for 8 s): every panel of the Overview and Agent
+  sessions dashboards has data (the demo batches at checkout, and a ratio with no errors is
+  0, not "No data"), the loop alert fires, the Served stale panel shows stale answers and
+  the AgentCacheServingStale expression returns the web API's resources;
+* ``demo-no-loops`` — ``--loop-rate 0``, no outage: the loop alert must not fire, and the
+  stale alert neither, although revalidation answers some reads stale;
+* ``demo-redis`` — ``--redis URL`` against a real redis-server the fixture started, with
+  ``--outage 6:8:hang``: every panel of every dashboard, the Shared tier one included, has
+  data; the breaker alert stays quiet on a healthy tier (tests/stack/test_stack_live.py
+  makes it fire on a tier that is down); the hung web API shows as load timeouts.
 """
 
 from __future__ import annotations
 
 import pytest
-from live_prometheus import query_with_data, summarize, wait_for
+from live_prometheus import finite_values, query_with_data, summarize, wait_for
 from stack_support import alert_exprs, panel_queries
 
 pytestmark = pytest.mark.stack
@@ -27,6 +31,11 @@ ALL_QUERIES = panel_queries()
 WITHOUT_TIER = [q for q in ALL_QUERIES if q.dashboard != TIER_DASHBOARD]
 LOOP_ALERT = alert_exprs()["AgentCacheLoopDetected"]
 BREAKER_ALERT = alert_exprs()["AgentCacheBreakerOpen"]
+STALE_ALERT = alert_exprs()["AgentCacheServingStale"]
+STALE_PANEL = {
+    q.ref_id: q for q in ALL_QUERIES if q.dashboard == "overview" and "served stale" in q.panel_title.lower()
+}
+WEB_API_RESOURCES = {"search", "page"}  # the demo's research tools (agent_cache/demo/tools.py)
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +92,50 @@ def test_breaker_alert_stays_quiet_on_a_healthy_tier(demos, live_report) -> None
     assert server.query(BREAKER_ALERT) == []
     assert "AgentCacheBreakerOpen" not in server.firing_or_pending()
     live_report["demo_redis_breaker_alert"] = []
+
+
+def _positive(server, promql: str, what: str) -> list[dict]:
+    """Poll until ``promql`` returns a value above 0 (the fall-back-to-0 series do not count)."""
+    return wait_for(what, lambda: (lambda r: r if any(v > 0 for v in finite_values(r)) else None)(server.query(promql)),
+                    timeout=20)
+
+
+def test_the_outage_is_served_stale_and_the_stale_alert_expression_fires(demos, live_report) -> None:
+    """``--outage 6:8:raise``: the web API's expired entries are answered stale while its loads
+    fail, on the Served stale panel and in the AgentCacheServingStale expression."""
+    assert set(STALE_PANEL) == {"A", "B"}
+    _, server = demos["demo"]
+    stale = _positive(server, STALE_PANEL["A"].promql, "stale answers on the Served stale panel")
+    served = {s["metric"]["agent_cache_resource"] for s in stale if float(s["value"][1]) > 0}
+    assert served <= WEB_API_RESOURCES and served, served
+    fired = query_with_data(server, STALE_ALERT, "AgentCacheServingStale on the demo's outage")
+    assert {s["metric"]["agent_cache_resource"] for s in fired} <= WEB_API_RESOURCES
+    live_report["demo_outage"] = {"served_stale_panel_A": summarize(stale), "stale_alert": summarize(fired)}
+
+
+def test_a_hung_web_api_shows_as_load_timeouts_and_fires_the_stale_alert_expression(demos, live_report) -> None:
+    """``--outage 6:8:hang`` on the Redis tier: callers stop waiting after load_timeout and
+    are answered stale."""
+    _, server = demos["demo-redis"]
+    timeouts = _positive(server, STALE_PANEL["B"].promql, "load timeouts on the Served stale panel")
+    assert {s["metric"]["agent_cache_resource"] for s in timeouts if float(s["value"][1]) > 0} <= WEB_API_RESOURCES
+    stale = _positive(server, STALE_PANEL["A"].promql, "stale answers on the Redis tier")
+    fired = query_with_data(server, STALE_ALERT, "AgentCacheServingStale on the hung web API")
+    live_report["demo_redis_outage"] = {
+        "served_stale_panel_A": summarize(stale),
+        "served_stale_panel_B": summarize(timeouts),
+        "stale_alert": summarize(fired),
+    }
+
+
+def test_stale_alert_stays_quiet_on_healthy_revalidation(demos, live_report) -> None:
+    """Without an outage the demo still answers some reads stale (stale_while_revalidate on
+    the web API's short TTL): healthy, so the stale alert must not fire."""
+    quiet_demo, quiet = demos["demo-no-loops"]
+    quiet_demo.wait_for_output(END_OF_RUN)
+    stale = _positive(quiet, STALE_PANEL["A"].promql, "revalidation answered stale on the healthy demo")
+    before = quiet.rule_evaluations()
+    wait_for("a rule evaluation after the run", lambda: quiet.rule_evaluations() != before, timeout=10)
+    assert quiet.query(STALE_ALERT) == []
+    assert "AgentCacheServingStale" not in quiet.firing_or_pending()
+    live_report["demo_healthy_stale"] = {"served_stale_panel_A": summarize(stale), "stale_alert": []}

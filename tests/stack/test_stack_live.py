@@ -103,3 +103,25 @@ def test_loop_alert_is_raised_by_prometheus_only_when_a_loop_happened(
     wait_for("a fresh rule evaluation on healthy", lambda: healthy.rule_evaluations() != before, timeout=10)
     assert healthy.firing_or_pending() == {}
     report["prometheus_alerts"] = {"faulty": faulty, "healthy": {}}
+
+
+def test_faulty_upstreams_are_served_stale_and_raise_the_stale_alert_expression(
+    stacks: dict[str, PrometheusServer], report
+) -> None:
+    """The faulty workload's two upstream APIs are down (one raises, one hangs past
+    load_timeout): the Served stale panel shows stale answers and load timeouts above 0
+    (not only its fall-back zeros), and AgentCacheServingStale names both resources."""
+    panel = {q.ref_id: q for q in QUERIES if q.dashboard == "overview" and "served stale" in q.panel_title.lower()}
+    faulty = stacks["faulty"]
+
+    def positive(promql: str) -> dict[str, float]:
+        values = {s["metric"].get("agent_cache_resource", ""): float(s["value"][1]) for s in faulty.query(promql)}
+        return {name: value for name, value in values.items() if value > 0}
+
+    stale = wait_for("stale answers", lambda: positive(panel["A"].promql), timeout=20)
+    timeouts = wait_for("load timeouts", lambda: positive(panel["B"].promql), timeout=20)
+    assert {"exchange_rates", "weather"} <= set(stale) and set(timeouts) == {"weather"}
+    fired = wait_for("both upstreams in the stale alert",
+                     lambda: (lambda r: r if set(r) >= {"exchange_rates", "weather"} else None)(
+                         positive(ALERTS["AgentCacheServingStale"])), timeout=20)
+    report["faulty_served_stale"] = {"stale_per_s": stale, "load_timeouts_per_s": timeouts, "stale_alert": fired}

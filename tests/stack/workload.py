@@ -13,10 +13,14 @@ between two scrapes before rate()/increase() see anything.
 
 Profiles:
 
-* ``healthy`` — well-behaved agents: high hit ratio, no loader errors, no loops.
+* ``healthy`` — well-behaved agents: high hit ratio, no loader errors, no loops; two
+  upstream APIs with short TTLs answer a few reads stale while a refresh runs
+  (``stale_while_revalidate``), which is healthy and must not alert.
 * ``faulty``  — the same, plus agents that loop (repeat, cycle, max depth), a payment tool
-  whose loader fails a third of the time, a lookup that never hits, and a tool on a shared
-  Redis tier that is down (nothing listens on its port), so the tier's breaker opens.
+  whose loader fails a third of the time, a lookup that never hits, a tool on a shared
+  Redis tier that is down (nothing listens on its port), so the tier's breaker opens, and
+  an outage of both upstream APIs after the first round: the rates API refuses connections
+  (loads raise), the weather API hangs (loads time out); both are answered stale.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from agent_cache import (
     AgentCacheSession,
     AgentLoopDetectedError,
     AsyncCache,
+    LoadTimeoutError,
 )
 from agent_cache.telemetry import configure
 
@@ -97,6 +102,37 @@ async def fx_quote(request_id: int) -> float:
     return 1.0
 
 
+class UpstreamDown(ConnectionError):
+    """An upstream API refusing connections (the faulty profile's outage)."""
+
+
+upstream = {"down": False}  # the faulty profile turns its outage on after the first round
+HANG_S = 0.5  # a hung upstream call: far past the weather tool's load_timeout
+PAIRS = ("EUR/USD", "EUR/GBP")
+CITIES = ("Oslo", "Lima")
+
+
+@AgentCache(resource="exchange_rates", scope="global", ttl=0.02, stale_while_revalidate=0.2,
+            stale_if_error=3600, load_timeout=1.0)
+async def exchange_rate(pair: str) -> float:
+    """An external API with a short TTL: stale answers ride out its outages."""
+    await backend()
+    if upstream["down"]:
+        raise UpstreamDown("rates API refused the connection")
+    return 1.1
+
+
+@AgentCache(resource="weather", scope="global", ttl=0.02, stale_while_revalidate=0.2,
+            stale_if_error=3600, load_timeout=0.1)
+async def weather(city: str) -> str:
+    """An external API that hangs when it is down: callers stop waiting after load_timeout."""
+    await backend()
+    if upstream["down"]:
+        await asyncio.sleep(HANG_S)  # long past load_timeout: callers have stopped waiting
+        raise UpstreamDown("weather API timed out")
+    return "sunny"
+
+
 products = AsyncCache(maxsize=256, default_ttl=0.5, batch_window_ms=2, name="products")
 
 
@@ -131,9 +167,29 @@ async def healthy_round() -> None:
             pass
 
 
+async def upstream_reads() -> None:
+    """Every pair and city read twice, past the TTL but inside the revalidation window, so
+    some reads are answered stale, and each has a value to answer stale in an outage."""
+    for attempt in range(2):
+        if attempt:
+            await asyncio.sleep(0.03)
+        for pair, city in zip(PAIRS, CITIES, strict=True):
+            try:
+                await exchange_rate(pair)
+                await weather(city)
+            except (UpstreamDown, LoadTimeoutError):
+                pass  # an agent gets a tool error and carries on
+
+
+async def healthy_round_with_upstreams() -> None:
+    """A healthy round, with the upstream reads beside it (its pace, which the short TTLs
+    of the other tools are tuned to, stays the same)."""
+    await asyncio.gather(healthy_round(), upstream_reads())
+
+
 async def faulty_round() -> None:
     """Everything a healthy round does, plus loops, failing loaders and a useless cache."""
-    await healthy_round()
+    await healthy_round_with_upstreams()
     # repeat: the same search again and again
     async with AgentCacheSession(name="researcher", max_tool_repeats=3, on_loop="short_circuit"):
         for _ in range(5):
@@ -196,9 +252,10 @@ async def down_tier_round() -> None:
 async def faulty_with_a_down_tier() -> None:
     await faulty_round()
     await down_tier_round()
+    upstream["down"] = True  # after the first round has cached every pair and city
 
 
-PROFILES = {"healthy": healthy_round, "faulty": faulty_with_a_down_tier}
+PROFILES = {"healthy": healthy_round_with_upstreams, "faulty": faulty_with_a_down_tier}
 
 
 async def run(profile: str, rounds: int | None) -> None:
