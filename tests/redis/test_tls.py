@@ -30,14 +30,25 @@ def openssl(*args: str, cwd: Path) -> None:
 
 
 def make_ca(cwd: Path, name: str) -> None:
+    # The extensions a CA needs under strict X.509 verification (Python 3.13's default).
     openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key",
-            "-out", f"{name}.pem", "-days", "1", "-subj", f"/CN={name}", cwd=cwd)
+            "-out", f"{name}.pem", "-days", "1", "-subj", f"/CN={name}",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "-addext", "subjectKeyIdentifier=hash", cwd=cwd)
 
 
 def make_cert(cwd: Path, name: str, ca: str, san: str) -> None:
     openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out",
             f"{name}.csr", "-subj", f"/CN={name}", cwd=cwd)
-    (cwd / f"{name}.ext").write_text(f"subjectAltName={san}\n")
+    (cwd / f"{name}.ext").write_text(
+        f"subjectAltName={san}\n"
+        "basicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth,clientAuth\n"
+        "subjectKeyIdentifier=hash\n"
+        "authorityKeyIdentifier=keyid,issuer\n"
+    )
     openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
             "-CAcreateserial", "-out", f"{name}.pem", "-days", "1", "-extfile", f"{name}.ext",
             cwd=cwd)
