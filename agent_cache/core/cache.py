@@ -503,11 +503,13 @@ class AsyncCache:
 
     async def _lead(
         self, key: Hashable, loader: Loader, ttl: float | None, lookup: bool = True,
-        flight: Flight | None = None, span: Any = None,
+        flight: Flight | None = None, span: Any = None, args: tuple[Any, ...] = (),
     ) -> Any:
         """Run ``key``'s load as the leader of a new flight; ``lookup=False`` when the caller
         counts the lookup itself (or it is none: a warmup). ``flight``: an already registered
-        flight to run (:meth:`_start_flight`); ``span``: its already started load span."""
+        flight to run (:meth:`_start_flight`); ``span``: its already started load span.
+        ``args``: arguments the loader is called with (the memoizers pass the call's own,
+        so the common miss builds no ``partial``)."""
         flights = self._flights
         if flight is None:
             flight = Flight()
@@ -515,12 +517,17 @@ class AsyncCache:
             if existing is not flight:
                 if not existing.abandoned():
                     # Another thread's loop started this key's load a moment ago: share it.
-                    return await self._join_or_lead(key, loader, ttl, None, lookup, None, [tn.RESULT_MISS])
+                    return await self._join_or_lead(
+                        key, partial(loader, *args) if args else loader, ttl, None, lookup, None, [tn.RESULT_MISS]
+                    )
                 flights[key] = flight
             if lookup:
                 self._stats.misses += 1
         if key in self._data:
             self._store.drop_if_expired(key)
+        if args and (span is not None or self.backend is not None or gate.tracer_probe() is not None
+                     or gate.meter_probe() is not None):
+            loader, args = partial(loader, *args), ()  # the slow paths take a zero-argument loader
         try:
             remaining = None  # seconds the tier's copy still lives, if it answered
             tracer = None if gate.tracer_probe() is None else gate.active_tracer()
@@ -539,7 +546,7 @@ class AsyncCache:
                 # The common miss, nobody listening: call the loader right here.
                 self._stats.loads += 1
                 try:
-                    value = loader()
+                    value = loader(*args)
                     if type(value) is CoroutineType or inspect.isawaitable(value):
                         flight.body = value
                         value = await value

@@ -124,7 +124,11 @@ class Flight:
         #: the older flight of the same key this one replaced (load timeouts), if any
         self.superseded: Flight | None = None
         self.span_context: Any = None
-        self.loop = loop if loop is not None else running_loop()
+        if loop is None:  # running_loop(), inlined: this runs on every miss
+            loop = _thread_loops.get(get_ident())
+            if loop is None or not loop.is_running():
+                loop = running_loop()
+        self.loop = loop
         #: the coroutine the leader is awaiting (for :func:`waits_for_itself`)
         self.body: Any = None
         self.outcome: tuple[Any, BaseException | None] | None = None

@@ -139,10 +139,9 @@ def build_memoizer(func: Body, cache: AsyncCache, plan: Plan, *, use_cache_keywo
             return entry[0]
         # partial, not a lambda: a closure over args/kwargs would make them cells, and
         # allocating those cells costs every call, hits included.
-        loader = partial(func, *args)
-        if args not in flights:
-            return await lead(args, loader, None)
-        return await share(args, loader)
+        if args not in flights:  # the leader calls func(*args) itself: no partial to build
+            return await lead(args, func, None, True, None, None, args)
+        return await share(args, partial(func, *args))
 
     async def positional_ttl(*args: Any, **kwargs: Any) -> Any:
         """:func:`positional` for a cache with a default TTL, where nearly every entry
@@ -158,10 +157,9 @@ def build_memoizer(func: Body, cache: AsyncCache, plan: Plan, *, use_cache_keywo
             entry[2] = True
             stats.hits += 1
             return entry[0]
-        loader = partial(func, *args)
-        if args not in flights:
-            return await lead(args, loader, None)
-        return await share(args, loader)
+        if args not in flights:  # the leader calls func(*args) itself: no partial to build
+            return await lead(args, func, None, True, None, None, args)
+        return await share(args, partial(func, *args))
 
     if plan.always_key:
         return keyed
@@ -225,9 +223,11 @@ def build_tool_wrapper(plan: SessionPlan) -> Body:
 
 
 async def _load_value(
-    load: Callable[..., Awaitable[tuple[Any, str]]], key: Hashable, loader: Callable[[], Any], ttl: float | None
+    load: Callable[..., Awaitable[tuple[Any, str]]], key: Hashable, loader: Callable[..., Any], ttl: float | None,
+    lookup: bool = True, flight: Any = None, span: Any = None, args: tuple[Any, ...] = (),
 ) -> Any:
-    value, _ = await load(key, loader, ttl)
+    """``cache._lead``'s signature over ``cache.load`` (caches with resilience options)."""
+    value, _ = await load(key, partial(loader, *args) if args else loader, ttl)
     return value
 
 
