@@ -651,8 +651,7 @@ class AsyncCache:
 
     # -- batching ----------------------------------------------------------------------------
 
-    def _batcher(self, batch_loader: BatchLoader) -> Batcher:
-        loop = running_loop()
+    def _batcher(self, batch_loader: BatchLoader, loop: asyncio.AbstractEventLoop) -> Batcher:
         batcher = self._batchers.get((loop, batch_loader))
         if batcher is None:
             for dead in [k for k in self._batchers if k[0].is_closed()]:
@@ -669,11 +668,12 @@ class AsyncCache:
                 flight = Flight()
                 self._flights[key] = flight
                 self._stats.misses += 1
-                self._store.drop_if_expired(key)
+                if key in self._data:
+                    self._store.drop_if_expired(key)
                 requester = None if gate.tracer_probe() is None or not gate.active_tracer() else (
                     spans.current_span_context()
                 )
-                self._batcher(batch_loader).add(key, flight, ttl, requester)
+                self._batcher(batch_loader, flight.loop).add(key, flight, ttl, requester)
             assert flight is not None
             try:
                 value = await flight.waiting()

@@ -152,7 +152,7 @@ class Flight:
 
     def join(self) -> asyncio.Future[Any]:
         """A future on the caller's loop that settles with the outcome (or :data:`RETRY`)."""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = running_loop().create_future()
         waiters = self.waiters
         if waiters is None:
             self.waiters = waiters = []
